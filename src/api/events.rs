@@ -1,0 +1,74 @@
+//! `GET /api/v1/events` (cursor pages, newest first) and `GET /api/v1/events/{id}`.
+
+use super::{ApiError, ApiState};
+use crate::model::{EventDetail, EventSummary};
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use serde::{Deserialize, Serialize};
+use ulid::Ulid;
+
+const DEFAULT_LIMIT: usize = 50;
+const MAX_LIMIT: usize = 1000;
+
+#[derive(Debug, Deserialize)]
+pub struct ListQuery {
+    limit: Option<usize>,
+    cursor: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Page {
+    pub items: Vec<EventSummary>,
+    pub next_cursor: Option<Ulid>,
+}
+
+pub async fn list(
+    State(state): State<ApiState>,
+    Query(query): Query<ListQuery>,
+) -> Result<Json<Page>, ApiError> {
+    let limit = query.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT);
+    let before = query
+        .cursor
+        .as_deref()
+        .filter(|c| !c.is_empty())
+        .map(parse_id)
+        .transpose()?;
+    let store = state.store.clone();
+    let page = tokio::task::spawn_blocking(move || store.list_events(before, limit))
+        .await
+        .map_err(|_| ApiError::BadRequest("the query was cancelled".into()))??;
+    Ok(Json(Page {
+        items: page.items,
+        next_cursor: page.next_cursor,
+    }))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ShowQuery {
+    #[serde(default)]
+    reveal: bool,
+}
+
+pub async fn show(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+    Query(query): Query<ShowQuery>,
+) -> Result<Json<EventDetail>, ApiError> {
+    let id = parse_id(&id)?;
+    let store = state.store.clone();
+    let found = tokio::task::spawn_blocking(move || store.get_event(id))
+        .await
+        .map_err(|_| ApiError::BadRequest("the query was cancelled".into()))??;
+    let (meta, body) = found.ok_or_else(|| ApiError::NotFound(format!("no event {id}")))?;
+    Ok(Json(EventDetail::new(
+        meta,
+        &body,
+        Vec::new(),
+        query.reveal,
+    )))
+}
+
+fn parse_id(text: &str) -> Result<Ulid, ApiError> {
+    Ulid::from_string(text)
+        .map_err(|_| ApiError::BadRequest(format!("{text:?} is not an event id")))
+}

@@ -1,0 +1,179 @@
+//! The command line: parsing (clap) and one function per command. Exit codes: 0 success, 1 the
+//! operation failed, 2 usage or configuration error.
+
+mod events;
+mod output;
+
+use crate::app::{self, ListenOptions};
+use clap::{Args, Parser, Subcommand};
+use std::io::IsTerminal;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "hooklens",
+    version,
+    about = "Capture, verify, relay and replay webhooks on your own machine",
+    after_help = "Examples:\n  hooklens                                   listen on 127.0.0.1:8989\n  hooklens listen --forward http://localhost:3000/webhooks\n  hooklens --config hooklens.toml listen --headless\n  hooklens events list\n  hooklens events show 01JD0000000000000000000000 --json"
+)]
+pub struct Cli {
+    /// Configuration file (TOML); watched and applied live while listening.
+    #[arg(long, global = true, env = "HOOKLENS_CONFIG", value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// Directory for the history, the API token and instance.json.
+    #[arg(long, global = true, env = "HOOKLENS_DATA", value_name = "DIR")]
+    pub data: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Receive webhooks (and relay them); the default command.
+    #[command(
+        after_help = "Examples:\n  hooklens listen\n  hooklens listen --bind 127.0.0.1:0 --headless\n  hooklens listen --forward http://localhost:3000/webhooks --forward http://localhost:4000/hooks"
+    )]
+    Listen(ListenArgs),
+    /// Read the captured history.
+    #[command(subcommand)]
+    Events(EventsCommand),
+}
+
+#[derive(Debug, Args, Default)]
+pub struct ListenArgs {
+    /// Receiver address (port 0 = any free port).
+    #[arg(long, value_name = "ADDR")]
+    pub bind: Option<SocketAddr>,
+    /// Control API address (port 0 when --bind has port 0).
+    #[arg(long, value_name = "ADDR")]
+    pub api_bind: Option<SocketAddr>,
+    /// A target for every route; repeatable. No config file needed.
+    #[arg(long, value_name = "URL")]
+    pub forward: Vec<String>,
+    /// No interface: one JSON object per line on stdout.
+    #[arg(long)]
+    pub headless: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EventsCommand {
+    /// Newest events first.
+    #[command(
+        after_help = "Examples:\n  hooklens events list\n  hooklens events list --json --limit 10 | jq .id"
+    )]
+    List {
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+        /// How many events.
+        #[arg(long, default_value_t = 50, value_name = "N")]
+        limit: usize,
+    },
+    /// One event: headers, body, verification, deliveries.
+    #[command(
+        after_help = "Examples:\n  hooklens events show 01JD0000000000000000000000\n  hooklens events show 01JD0000000000000000000000 --json | jq -r .body_base64 | base64 -d"
+    )]
+    Show {
+        /// Event id.
+        id: String,
+        /// The contract's JSON object.
+        #[arg(long)]
+        json: bool,
+        /// Show header values that may be secrets (Authorization, Cookie, a route's secret header).
+        #[arg(long)]
+        reveal: bool,
+    },
+}
+
+/// A failure with its exit code.
+#[derive(Debug)]
+pub struct Failure {
+    pub code: u8,
+    pub error: anyhow::Error,
+}
+
+impl Failure {
+    pub fn usage(error: impl Into<anyhow::Error>) -> Self {
+        Failure {
+            code: 2,
+            error: error.into(),
+        }
+    }
+
+    pub fn failed(error: impl Into<anyhow::Error>) -> Self {
+        Failure {
+            code: 1,
+            error: error.into(),
+        }
+    }
+}
+
+impl<E: Into<anyhow::Error>> From<E> for Failure {
+    fn from(error: E) -> Self {
+        Failure::failed(error)
+    }
+}
+
+/// Parses the command line and runs it.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(error) => {
+            eprintln!("hooklens: cannot start the runtime: {error}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            eprintln!("hooklens: {:#}", failure.error);
+            ExitCode::from(failure.code)
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), Failure> {
+    match cli.command {
+        None => listen(cli.config, cli.data, ListenArgs::default()).await,
+        Some(Command::Listen(args)) => listen(cli.config, cli.data, args).await,
+        Some(Command::Events(command)) => events::run(cli.config, cli.data, command).await,
+    }
+}
+
+async fn listen(
+    config: Option<PathBuf>,
+    data: Option<PathBuf>,
+    args: ListenArgs,
+) -> Result<(), Failure> {
+    let options = ListenOptions {
+        config_path: config,
+        data_dir: data,
+        bind: args.bind,
+        api_bind: args.api_bind,
+        forward: args.forward,
+        disk_full: None,
+    };
+    let config = app::initial_config(&options).map_err(Failure::usage)?;
+    // The interface lands with its own issue; until then a terminal gets the headless stream too.
+    let _interactive = !args.headless && std::io::stdout().is_terminal();
+    app::run_headless(options, config)
+        .await
+        .map_err(Failure::failed)
+}
+
+fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("HOOKLENS_LOG").unwrap_or_else(|_| EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}

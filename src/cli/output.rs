@@ -1,0 +1,141 @@
+//! Printing events for people (escaped, aligned) and for scripts (the contract's JSON).
+
+use crate::model::{EventDetail, EventSummary};
+use crate::text::{escape, escape_bytes};
+use std::io::{self, Write};
+
+/// Bytes of a body shown in `events show`; the rest is summarised.
+const BODY_PREVIEW: usize = 64 * 1024;
+
+pub fn print_list(items: &[EventSummary], json: bool) -> io::Result<()> {
+    let mut out = io::stdout().lock();
+    if json {
+        for item in items {
+            serde_json::to_writer(&mut out, item)?;
+            out.write_all(b"\n")?;
+        }
+        return out.flush();
+    }
+    if items.is_empty() {
+        writeln!(out, "no events yet")?;
+        return out.flush();
+    }
+    writeln!(
+        out,
+        "{:<26}  {:<23}  {:<12}  {:<7}  {:<30}  {:<24}  {:<10}  DELIVERIES",
+        "ID", "RECEIVED", "ROUTE", "METHOD", "PATH", "TYPE", "VERDICT"
+    )?;
+    for e in items {
+        writeln!(
+            out,
+            "{:<26}  {:<23}  {:<12}  {:<7}  {:<30}  {:<24}  {:<10}  {}",
+            e.id.to_string(),
+            e.received_at.to_string(),
+            clip(&escape(&e.route), 12),
+            clip(&escape(&e.method), 7),
+            clip(&escape(&e.path), 30),
+            clip(&escape(e.event_type.as_deref().unwrap_or("-")), 24),
+            e.verdict.as_str(),
+            json_name(&e.deliveries_state),
+        )?;
+    }
+    out.flush()
+}
+
+pub fn print_show(detail: &EventDetail, json: bool) -> io::Result<()> {
+    let mut out = io::stdout().lock();
+    if json {
+        serde_json::to_writer(&mut out, detail)?;
+        out.write_all(b"\n")?;
+        return out.flush();
+    }
+    let query = if detail.query.is_empty() {
+        String::new()
+    } else {
+        format!("?{}", escape(&detail.query))
+    };
+    writeln!(out, "event      {}", detail.id)?;
+    writeln!(
+        out,
+        "received   {}  from {}",
+        detail.received_at,
+        escape(&detail.remote_addr)
+    )?;
+    writeln!(out, "route      {}", escape(&detail.route))?;
+    writeln!(
+        out,
+        "request    {} {}{}",
+        escape(&detail.method),
+        escape(&detail.path),
+        query
+    )?;
+    let opt = |v: &Option<String>| {
+        v.as_deref()
+            .map(|s| escape(s).into_owned())
+            .unwrap_or_else(|| "-".into())
+    };
+    writeln!(out, "type       {}", opt(&detail.event_type))?;
+    writeln!(out, "dedupe key {}", opt(&detail.dedupe_key))?;
+    if let Some(of) = detail.duplicate_of {
+        writeln!(out, "duplicate  of {of}")?;
+    }
+    let v = &detail.verification;
+    writeln!(
+        out,
+        "signature  {} ({}){}",
+        v.verdict.as_str(),
+        v.scheme.as_deref().unwrap_or("no scheme"),
+        v.secret
+            .as_deref()
+            .map(|s| format!(", secret {}", escape(s)))
+            .unwrap_or_default()
+    )?;
+    if let Some(d) = &v.diagnosis {
+        writeln!(out, "diagnosis  {}: {}", d.code, escape(&d.message))?;
+    }
+    writeln!(out, "headers")?;
+    for h in &detail.headers {
+        writeln!(
+            out,
+            "  {}: {}",
+            escape(&h.name),
+            escape_bytes(h.value.as_bytes())
+        )?;
+    }
+    let body = detail.body();
+    writeln!(
+        out,
+        "body       {} bytes, sha256 {}",
+        body.len(),
+        detail.body_sha256
+    )?;
+    if !body.is_empty() {
+        let shown = &body[..body.len().min(BODY_PREVIEW)];
+        writeln!(out, "{}", escape_bytes(shown))?;
+        if body.len() > shown.len() {
+            writeln!(
+                out,
+                "… {} more bytes (use --json for all of it)",
+                body.len() - shown.len()
+            )?;
+        }
+    }
+    out.flush()
+}
+
+fn clip(s: &str, width: usize) -> String {
+    if s.chars().count() <= width {
+        s.to_owned()
+    } else {
+        let mut out: String = s.chars().take(width.saturating_sub(1)).collect();
+        out.push('…');
+        out
+    }
+}
+
+fn json_name<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_value(value)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}

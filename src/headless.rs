@@ -1,0 +1,46 @@
+//! Headless output: the lifecycle log, one JSON object per line, followed from the store so a slow
+//! stdout lags but never loses a line.
+
+use crate::store::Store;
+use std::io;
+use tokio::io::{AsyncWrite, AsyncWriteExt};
+use tokio::sync::watch;
+
+/// Records read per batch; bounds memory when the writer runs far ahead of the reader.
+const BATCH: usize = 4096;
+
+/// Prints every lifecycle record after `after` until `stop` turns true, then prints what is left.
+pub async fn follow<W: AsyncWrite + Unpin>(
+    store: Store,
+    mut after: u64,
+    mut out: W,
+    mut stop: watch::Receiver<bool>,
+) -> io::Result<()> {
+    let mut head = store.subscribe_log();
+    let mut stopping = false;
+    loop {
+        let reader = store.clone();
+        let records = tokio::task::spawn_blocking(move || reader.log_after(after, BATCH))
+            .await
+            .map_err(io::Error::other)?
+            .map_err(io::Error::other)?;
+        if records.is_empty() {
+            if stopping {
+                return out.flush().await;
+            }
+            tokio::select! {
+                changed = head.changed() => if changed.is_err() { stopping = true },
+                _ = stop.wait_for(|s| *s) => stopping = true,
+            }
+            continue;
+        }
+        let mut buf = Vec::with_capacity(records.iter().map(|r| r.json.len() + 1).sum());
+        for record in &records {
+            buf.extend_from_slice(&record.json);
+            buf.push(b'\n');
+        }
+        out.write_all(&buf).await?;
+        out.flush().await?;
+        after = records.last().map_or(after, |r| r.seq);
+    }
+}

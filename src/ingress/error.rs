@@ -1,0 +1,61 @@
+//! What the receiver answers when it does not take a request. Never leaks internals to the sender.
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::{Response, StatusCode, header};
+
+#[derive(Debug, thiserror::Error)]
+pub enum IngressError {
+    #[error("body exceeds the limit of {limit} bytes")]
+    BodyTooLarge { limit: u64 },
+    #[error("the body did not arrive within {0} ms")]
+    BodyTimeout(u64),
+    #[error("the request body could not be read")]
+    BodyRead,
+    #[error("too many request bodies are waiting to be stored")]
+    Busy,
+    #[error("the event could not be stored")]
+    NotStored,
+}
+
+impl IngressError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            IngressError::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            IngressError::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
+            IngressError::BodyRead => StatusCode::BAD_REQUEST,
+            IngressError::Busy | IngressError::NotStored => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    fn code(&self) -> &'static str {
+        match self {
+            IngressError::BodyTooLarge { .. } => "body_too_large",
+            IngressError::BodyTimeout(_) => "body_timeout",
+            IngressError::BodyRead => "bad_body",
+            IngressError::Busy => "busy",
+            IngressError::NotStored => "not_stored",
+        }
+    }
+
+    pub fn into_response(self) -> Response<Full<Bytes>> {
+        let body = serde_json::json!({ "error": self.code(), "message": self.to_string() });
+        let mut response = json_response(self.status(), &body);
+        if matches!(self, IngressError::Busy | IngressError::NotStored) {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+        }
+        response
+    }
+}
+
+pub(super) fn json_response(status: StatusCode, body: &serde_json::Value) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from(body.to_string())));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("application/json"),
+    );
+    response
+}

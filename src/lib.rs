@@ -1,0 +1,17 @@
+//! hooklens: a local webhook receiver and delivery relay with a terminal interface.
+//!
+//! Data flows one way: [`ingress`] → [`store`] (outbox) → relay → [`store`] → lifecycle log →
+//! headless output, stream and interface.
+
+pub mod api;
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod headless;
+pub mod ingress;
+pub mod instance;
+pub mod live;
+pub mod model;
+pub mod signature;
+pub mod store;
+pub mod text;

@@ -1,0 +1,95 @@
+//! The lifecycle vocabulary: one object per thing that happened, shared by the lifecycle log, the
+//! headless output, the stream and the interface.
+
+use super::{Diagnosis, EventMeta, Timestamp, Verdict, Verification};
+use serde::{Deserialize, Serialize};
+use ulid::Ulid;
+
+/// The part of a verification that travels with `event.received`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VerificationSummary {
+    pub scheme: Option<String>,
+    pub verdict: Verdict,
+    pub secret: Option<String>,
+    pub diagnosis: Option<Diagnosis>,
+}
+
+impl From<&Verification> for VerificationSummary {
+    fn from(v: &Verification) -> Self {
+        VerificationSummary {
+            scheme: v.scheme.clone(),
+            verdict: v.verdict,
+            secret: v.secret.clone(),
+            diagnosis: v.diagnosis.clone(),
+        }
+    }
+}
+
+/// One lifecycle record. Serialized with its `type` tag, exactly as a headless line.
+// Records are built once and serialized at once; boxing the large variant would buy nothing.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type")]
+pub enum Lifecycle {
+    #[serde(rename = "event.received")]
+    EventReceived {
+        at: Timestamp,
+        event_id: Ulid,
+        route: String,
+        method: String,
+        path: String,
+        event_type: Option<String>,
+        dedupe_key: Option<String>,
+        duplicate_of: Option<Ulid>,
+        resend_of: Option<Ulid>,
+        verification: VerificationSummary,
+    },
+    #[serde(rename = "event.rejected")]
+    EventRejected {
+        at: Timestamp,
+        route: String,
+        method: String,
+        path: String,
+        status: u16,
+        reason: String,
+    },
+    #[serde(rename = "config.reloaded")]
+    ConfigReloaded {
+        at: Timestamp,
+        path: String,
+        error: Option<String>,
+        restart_required: Vec<String>,
+    },
+    #[serde(rename = "config.rejected")]
+    ConfigRejected {
+        at: Timestamp,
+        path: String,
+        error: Option<String>,
+    },
+}
+
+impl Lifecycle {
+    /// The `event.received` record of a stored event.
+    pub fn received(e: &EventMeta) -> Self {
+        Lifecycle::EventReceived {
+            at: e.received_at,
+            event_id: e.id,
+            route: e.route.clone(),
+            method: e.method.clone(),
+            path: e.path.clone(),
+            event_type: e.event_type.clone(),
+            dedupe_key: e.dedupe_key.clone(),
+            duplicate_of: e.duplicate_of,
+            resend_of: e.resend_of,
+            verification: VerificationSummary::from(&e.verification),
+        }
+    }
+
+    /// The event this record is about, if any (used to prune the log with its events).
+    pub fn event_id(&self) -> Option<Ulid> {
+        match self {
+            Lifecycle::EventReceived { event_id, .. } => Some(*event_id),
+            _ => None,
+        }
+    }
+}

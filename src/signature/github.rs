@@ -1,0 +1,110 @@
+//! GitHub: `X-Hub-Signature-256: sha256=<hex>`, HMAC-SHA256 of the raw body; the event type and
+//! delivery id travel in `X-GitHub-Event` and `X-GitHub-Delivery`.
+
+use super::Encoding;
+use super::rules::{
+    Failure, Parsed, Rules, SignContext, Signed, evidence, header, single_signature,
+};
+use crate::model::Header;
+use std::borrow::Cow;
+
+const SIGNATURE: &str = "X-Hub-Signature-256";
+const PREFIX: &str = "sha256=";
+const EVENT: &str = "X-GitHub-Event";
+const DELIVERY: &str = "X-GitHub-Delivery";
+
+pub(crate) struct Github;
+
+impl Rules for Github {
+    fn name(&self) -> &'static str {
+        "github"
+    }
+
+    fn present(&self, headers: &[Header]) -> bool {
+        header(headers, SIGNATURE).is_some()
+    }
+
+    fn parse(&self, headers: &[Header]) -> Result<Parsed, Failure> {
+        let raw = header(headers, SIGNATURE).ok_or_else(|| Failure::missing(None, None))?;
+        Ok(Parsed {
+            signatures: vec![single_signature(raw, PREFIX, Encoding::Hex)?],
+            received: Some(evidence(raw)),
+            timestamp: None,
+            signed: Signed::body(),
+        })
+    }
+
+    fn expected(&self, computed: &[u8], _: &Parsed) -> String {
+        format!("{PREFIX}{}", hex::encode(computed))
+    }
+
+    fn sign(&self, keys: &[Cow<'_, [u8]>], ctx: &SignContext<'_>) -> Vec<(String, String)> {
+        let mac = self.compute(&keys[0], &Signed::body(), ctx.body);
+        let mut out = vec![(
+            SIGNATURE.to_owned(),
+            format!("{PREFIX}{}", hex::encode(mac)),
+        )];
+        if let Some(event) = ctx.event_type {
+            out.push((EVENT.to_owned(), event.to_owned()));
+        }
+        if let Some(id) = ctx.id {
+            out.push((DELIVERY.to_owned(), id.to_owned()));
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::model::{Header, Timestamp, Verdict};
+    use crate::signature::{Scheme, Secret, Verifier, sign};
+
+    // GitHub Docs, "Validating webhook deliveries", section "Testing the webhook payload
+    // validation": secret "It's a Secret to Everybody", payload "Hello, World!".
+    const SECRET: &str = "It's a Secret to Everybody";
+    const BODY: &[u8] = b"Hello, World!";
+    const SIGNATURE: &str =
+        "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17";
+
+    #[test]
+    fn published_vector_in_both_directions() {
+        let secrets = Secret::list([SECRET]);
+        let sent = sign(
+            &Scheme::Github,
+            &secrets,
+            BODY,
+            0,
+            Some("72d3162e"),
+            Some("push"),
+        );
+        assert_eq!(
+            sent,
+            vec![
+                ("X-Hub-Signature-256".to_owned(), SIGNATURE.to_owned()),
+                ("X-GitHub-Event".to_owned(), "push".to_owned()),
+                ("X-GitHub-Delivery".to_owned(), "72d3162e".to_owned()),
+            ]
+        );
+        let headers = [Header::new("x-hub-signature-256", SIGNATURE)];
+        let v = Verifier::new(Scheme::Github, secrets).verify(
+            &headers,
+            BODY,
+            Timestamp::from_unix_millis(0),
+        );
+        assert_eq!(v.verdict, Verdict::Verified);
+        assert_eq!(v.expected.as_deref(), Some(SIGNATURE));
+        assert_eq!(v.signed_content.as_deref(), Some("{body}"));
+    }
+
+    #[test]
+    fn a_sha1_signature_alone_is_missing_and_a_bad_prefix_malformed() {
+        let verifier = Verifier::new(Scheme::Github, Secret::list([SECRET]));
+        let at = Timestamp::from_unix_millis(0);
+        let sha1 = [Header::new("x-hub-signature", "sha1=00")];
+        assert_eq!(verifier.verify(&sha1, BODY, at).verdict, Verdict::Missing);
+        let bad = [Header::new("x-hub-signature-256", "sha1=00")];
+        let v = verifier.verify(&bad, BODY, at);
+        assert_eq!(v.verdict, Verdict::Malformed);
+        assert_eq!(v.received.as_deref(), Some("sha1=00"));
+    }
+}

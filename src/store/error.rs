@@ -1,0 +1,42 @@
+//! Errors of the history.
+
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("the history file {0} is in use by another hooklens process")]
+    Locked(PathBuf),
+    #[error("storage error: {0}")]
+    Db(#[from] redb::Error),
+    #[error("i/o error: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("the history is being reopened after an i/o error")]
+    Unavailable,
+    #[error("the history could not be written: {0}")]
+    CommitFailed(String),
+    #[error("the history writer has stopped")]
+    WriterGone,
+    #[error("stored record is unreadable: {0}")]
+    Decode(#[from] serde_json::Error),
+    #[error("history schema version {found} is newer than this hooklens understands ({supported})")]
+    SchemaTooNew { found: u64, supported: u64 },
+}
+
+macro_rules! via_redb_error {
+    ($($t:ty),*) => {$(
+        impl From<$t> for StoreError {
+            fn from(e: $t) -> Self {
+                StoreError::Db(e.into())
+            }
+        }
+    )*};
+}
+
+via_redb_error!(
+    redb::DatabaseError,
+    redb::TransactionError,
+    redb::TableError,
+    redb::StorageError,
+    redb::CommitError,
+    redb::SetDurabilityError
+);

@@ -1,0 +1,161 @@
+//! The history: one redb file, written by one writer thread (group commit), read by anyone.
+//!
+//! Tables (see `tables.rs`) hold events (without bodies), bodies, the lifecycle log and the
+//! dedupe index. Every change and the lifecycle records that describe it go in one transaction.
+
+mod error;
+mod fault;
+mod query;
+mod tables;
+mod writer;
+
+pub use error::StoreError;
+pub use fault::DiskFull;
+pub use query::{EventPage, LogRecord};
+pub use writer::{Capture, Writer};
+
+use redb::{Builder, Database};
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// How the writer commits. Chosen with the benchmark; see README "Performance".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CommitMode {
+    /// One fsync per commit; redb detects a torn commit by checksums.
+    Default,
+    /// Two fsyncs per commit, so the primary commit slot is always valid even if an attacker
+    /// shapes the data (redb's advice where input is untrusted).
+    TwoPhase,
+}
+
+#[derive(Clone)]
+pub struct StoreOptions {
+    pub path: PathBuf,
+    pub cache_mb: usize,
+    pub max_events: u64,
+    pub commit_mode: CommitMode,
+    /// Fault injection for tests; `None` in normal use.
+    pub disk_full: Option<DiskFull>,
+}
+
+impl StoreOptions {
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        StoreOptions {
+            path: path.into(),
+            cache_mb: 64,
+            max_events: 1_000_000,
+            commit_mode: CommitMode::TwoPhase,
+            disk_full: None,
+        }
+    }
+
+    fn open_database(&self) -> Result<Database, StoreError> {
+        let mut builder = Builder::new();
+        builder.set_cache_size(self.cache_mb.max(1) * 1024 * 1024);
+        let db = match &self.disk_full {
+            Some(full) => {
+                let file = std::fs::OpenOptions::new()
+                    .read(true)
+                    .write(true)
+                    .create(true)
+                    .truncate(false)
+                    .open(&self.path)?;
+                let backend = redb::backends::FileBackend::new(file)?;
+                builder.create_with_backend(fault::FaultyBackend::new(backend, full.clone()))?
+            }
+            None => builder.create(&self.path).map_err(|e| match e {
+                redb::DatabaseError::DatabaseAlreadyOpen => StoreError::Locked(self.path.clone()),
+                other => other.into(),
+            })?,
+        };
+        Ok(db)
+    }
+}
+
+/// Read access to the history; cheap to clone. Writes go through [`Writer`].
+#[derive(Clone)]
+pub struct Store {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    /// `None` while the writer reopens the file after an I/O error.
+    db: RwLock<Option<Arc<Database>>>,
+    options: StoreOptions,
+    /// Sequence number of the newest committed lifecycle record.
+    log_head: watch::Sender<u64>,
+}
+
+impl Store {
+    /// Opens (or creates) the history and starts its writer thread.
+    pub fn open(options: StoreOptions) -> Result<(Store, Writer), StoreError> {
+        if let Some(dir) = options.path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let db = options.open_database()?;
+        let head = tables::init(&db)?;
+        let store = Store {
+            shared: Arc::new(Shared {
+                db: RwLock::new(Some(Arc::new(db))),
+                options,
+                log_head: watch::channel(head).0,
+            }),
+        };
+        let writer = writer::spawn(store.clone())?;
+        Ok((store, writer))
+    }
+
+    /// Sequence number of the newest committed lifecycle record.
+    pub fn log_head(&self) -> u64 {
+        *self.shared.log_head.borrow()
+    }
+
+    /// Wakes whenever new lifecycle records are committed.
+    pub fn subscribe_log(&self) -> watch::Receiver<u64> {
+        self.shared.log_head.subscribe()
+    }
+
+    fn db(&self) -> Result<Arc<Database>, StoreError> {
+        let guard = self.shared.db.read().unwrap_or_else(|p| p.into_inner());
+        guard.clone().ok_or(StoreError::Unavailable)
+    }
+
+    fn options(&self) -> &StoreOptions {
+        &self.shared.options
+    }
+
+    /// Drops the database after an I/O error and opens it again (redb answers `PreviousIo` to
+    /// every call until then). Waits briefly for readers to let go of the old handle, since the
+    /// file lock is only released when the last handle drops.
+    fn reopen(&self) -> Result<(), StoreError> {
+        let old = self
+            .shared
+            .db
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(mut old) = old {
+            for _ in 0..500 {
+                match Arc::try_unwrap(old) {
+                    Ok(db) => {
+                        drop(db);
+                        break;
+                    }
+                    Err(still_shared) => {
+                        old = still_shared;
+                        std::thread::sleep(Duration::from_millis(10));
+                    }
+                }
+            }
+        }
+        let db = self.options().open_database()?;
+        tables::init(&db)?;
+        *self.shared.db.write().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(db));
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,84 @@
+//! Table layout and record encoding.
+//!
+//! Keys are ULIDs as `u128` (so key order is arrival order) and log sequence numbers. Values are
+//! JSON: readable with any tool, and a schema change is a version bump in `meta`.
+
+use super::StoreError;
+use crate::model::EventMeta;
+use redb::{Database, ReadableTable, TableDefinition};
+
+pub const SCHEMA_VERSION: u64 = 1;
+
+/// `schema_version`, `log_seq` (newest lifecycle record), `events` (count).
+pub const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+/// Event id → log sequence of its `event.received` record (8 bytes LE) + JSON [`EventMeta`].
+pub const EVENTS: TableDefinition<u128, &[u8]> = TableDefinition::new("events");
+/// Event id → the body's exact bytes.
+pub const BODIES: TableDefinition<u128, &[u8]> = TableDefinition::new("bodies");
+/// Sequence → one JSON lifecycle object, exactly as a headless line prints it.
+pub const LOG: TableDefinition<u64, &[u8]> = TableDefinition::new("log");
+/// `route \n dedupe_key` → the newest event that carried that key.
+pub const DEDUPE: TableDefinition<&str, u128> = TableDefinition::new("dedupe");
+
+pub const KEY_SCHEMA: &str = "schema_version";
+pub const KEY_LOG_SEQ: &str = "log_seq";
+pub const KEY_EVENTS: &str = "events";
+
+/// Creates missing tables, checks the schema version, and returns the log head.
+pub fn init(db: &Database) -> Result<u64, StoreError> {
+    let txn = db.begin_write()?;
+    let head = {
+        let mut meta = txn.open_table(META)?;
+        let found = meta.get(KEY_SCHEMA)?.map(|v| v.value());
+        match found {
+            Some(v) if v > SCHEMA_VERSION => {
+                return Err(StoreError::SchemaTooNew {
+                    found: v,
+                    supported: SCHEMA_VERSION,
+                });
+            }
+            Some(_) => {}
+            None => {
+                meta.insert(KEY_SCHEMA, SCHEMA_VERSION)?;
+            }
+        }
+        txn.open_table(EVENTS)?;
+        txn.open_table(BODIES)?;
+        txn.open_table(LOG)?;
+        txn.open_table(DEDUPE)?;
+        meta.get(KEY_LOG_SEQ)?.map(|v| v.value()).unwrap_or(0)
+    };
+    txn.commit()?;
+    Ok(head)
+}
+
+pub fn dedupe_key(route: &str, key: &str) -> String {
+    format!("{route}\n{key}")
+}
+
+pub fn encode_event(seq: u64, meta: &EventMeta) -> Result<Vec<u8>, StoreError> {
+    let mut out = Vec::with_capacity(512);
+    out.extend_from_slice(&seq.to_le_bytes());
+    serde_json::to_writer(&mut out, meta)?;
+    Ok(out)
+}
+
+/// Returns the `event.received` log sequence and the event.
+pub fn decode_event(bytes: &[u8]) -> Result<(u64, EventMeta), StoreError> {
+    let (seq, json) = bytes.split_at_checked(8).ok_or_else(|| {
+        StoreError::Decode(serde::de::Error::custom(
+            "event record shorter than its header",
+        ))
+    })?;
+    let seq = u64::from_le_bytes(seq.try_into().unwrap_or_default());
+    Ok((seq, serde_json::from_slice(json)?))
+}
+
+/// Sequence of the `event.received` record without decoding the JSON.
+pub fn event_seq(bytes: &[u8]) -> u64 {
+    bytes
+        .get(..8)
+        .and_then(|b| b.try_into().ok())
+        .map(u64::from_le_bytes)
+        .unwrap_or(0)
+}
