@@ -1,8 +1,9 @@
-//! The configuration in force and what is derived from it, swapped as one `Arc` on each reload so
-//! a request sees one consistent version from start to end.
+//! The configuration in force and what is derived from it (each route's signature verifier),
+//! swapped as one `Arc` on each reload so a request sees one consistent version from start to end.
 
-use crate::config::{Config, RouteMatch, SchemeName};
+use crate::config::{Config, RouteMatch, SchemeName, SecretConfig, VerifyConfig};
 use crate::model::{Header, Timestamp, Verdict, Verification};
+use crate::signature::{self, HmacParams, Scheme, Secret, SecretValue, Verifier};
 use std::path::PathBuf;
 use std::sync::Arc;
 use tokio::sync::watch;
@@ -12,6 +13,8 @@ pub type LiveRx = watch::Receiver<Arc<Live>>;
 pub struct Live {
     pub config: Config,
     pub config_path: Option<PathBuf>,
+    /// Route name → its verifier, for routes with `[routes.verify]`.
+    verifiers: Vec<(String, Verifier)>,
 }
 
 /// What the receiver learns from a request before storing it.
@@ -26,35 +29,124 @@ pub struct Inspection {
 
 impl Live {
     pub fn new(config: Config, config_path: Option<PathBuf>) -> Self {
+        let verifiers = config
+            .routes
+            .iter()
+            .filter_map(|r| Some((r.name.clone(), verifier(r.verify.as_ref()?))))
+            .collect();
         Live {
             config,
             config_path,
+            verifiers,
         }
+    }
+
+    pub fn verifier(&self, route: &str) -> Option<&Verifier> {
+        self.verifiers
+            .iter()
+            .find(|(name, _)| name == route)
+            .map(|(_, v)| v)
     }
 
     /// Checks the request's signature by its route's rule, and reads its event facts.
     pub fn inspect(
         &self,
         route: &RouteMatch<'_, '_>,
-        _headers: &[Header],
-        _body: &[u8],
-        _now: Timestamp,
+        headers: &[Header],
+        body: &[u8],
+        now: Timestamp,
     ) -> Inspection {
-        let verify = route.route.and_then(|r| r.verify.as_ref());
-        let secret_headers = match verify {
-            Some(v) if v.scheme == SchemeName::HeaderSecret => vec![
-                v.header
-                    .as_deref()
-                    .unwrap_or("x-webhook-secret")
-                    .to_ascii_lowercase(),
-            ],
-            _ => Vec::new(),
+        let name = route.name();
+        let (verification, secret_headers) = match self.verifier(name) {
+            Some(verifier) => {
+                let mut v = verifier.verify(headers, body, now);
+                if v.verdict == Verdict::Mismatch && v.diagnosis.is_none() {
+                    // Only a failure pays for trying the other routes' secrets.
+                    let others: Vec<(&str, &Verifier)> = self
+                        .verifiers
+                        .iter()
+                        .filter(|(n, _)| n != name)
+                        .map(|(n, v)| (n.as_str(), v))
+                        .collect();
+                    if !others.is_empty() {
+                        v = verifier.verify_with_context(headers, body, now, &others);
+                    }
+                }
+                let secret_headers = match verifier.scheme() {
+                    Scheme::HeaderSecret { header } => vec![header.to_ascii_lowercase()],
+                    _ => Vec::new(),
+                };
+                (v, secret_headers)
+            }
+            None => (signature::detect(headers), Vec::new()),
         };
+        let (event_type, dedupe_key) =
+            signature::event_facts(verification.scheme.as_deref(), headers, body);
         Inspection {
-            verification: Verification::bare(None, Verdict::Unsigned),
-            event_type: None,
-            dedupe_key: None,
+            verification,
+            event_type,
+            dedupe_key,
             secret_headers,
         }
     }
+}
+
+/// The signature scheme a `[routes.verify]` (or `[targets.sign]`) table describes.
+pub fn scheme(
+    name: SchemeName,
+    header: Option<&str>,
+    prefix: Option<&str>,
+    encoding: Option<signature::Encoding>,
+    timestamp_header: Option<&str>,
+    signed: Option<&str>,
+) -> Scheme {
+    match name {
+        SchemeName::Zentra => Scheme::Zentra,
+        SchemeName::StandardWebhooks => Scheme::StandardWebhooks,
+        SchemeName::Stripe => Scheme::Stripe,
+        SchemeName::Github => Scheme::Github,
+        SchemeName::Slack => Scheme::Slack,
+        SchemeName::Shopify => Scheme::Shopify,
+        SchemeName::HeaderSecret => Scheme::HeaderSecret {
+            header: header
+                .unwrap_or(signature::DEFAULT_SECRET_HEADER)
+                .to_owned(),
+        },
+        SchemeName::Hmac => {
+            let defaults = HmacParams::default();
+            Scheme::Hmac(HmacParams {
+                header: header.map_or(defaults.header, str::to_owned),
+                prefix: prefix.map_or(defaults.prefix, str::to_owned),
+                encoding: encoding.unwrap_or(defaults.encoding),
+                timestamp_header: timestamp_header.map(str::to_owned),
+                signed: signed.map_or(defaults.signed, str::to_owned),
+            })
+        }
+    }
+}
+
+/// Configured secrets as the signature module holds them, labelled `#1`, `#2`, ... by position
+/// when unlabelled.
+pub fn secrets(configured: &[SecretConfig]) -> Vec<Secret> {
+    configured
+        .iter()
+        .enumerate()
+        .map(|(i, s)| Secret {
+            label: s.display_label(i),
+            value: SecretValue::new(s.secret().expose().as_bytes()),
+            expires: s.expires(),
+        })
+        .collect()
+}
+
+fn verifier(v: &VerifyConfig) -> Verifier {
+    let scheme = scheme(
+        v.scheme,
+        v.header.as_deref(),
+        v.prefix.as_deref(),
+        v.encoding,
+        v.timestamp_header.as_deref(),
+        v.signed.as_deref(),
+    );
+    Verifier::new(scheme, secrets(&v.secrets)).with_tolerance(v.tolerance_secs)
 }

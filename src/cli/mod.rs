@@ -3,6 +3,7 @@
 
 mod events;
 mod output;
+mod signing;
 
 use crate::app::{self, ListenOptions};
 use clap::{Args, Parser, Subcommand};
@@ -16,7 +17,7 @@ use std::process::ExitCode;
     name = "hooklens",
     version,
     about = "Capture, verify, relay and replay webhooks on your own machine",
-    after_help = "Examples:\n  hooklens                                   listen on 127.0.0.1:8989\n  hooklens listen --forward http://localhost:3000/webhooks\n  hooklens --config hooklens.toml listen --headless\n  hooklens events list\n  hooklens events show 01JD0000000000000000000000 --json"
+    after_help = "Examples:\n  hooklens                                   listen on 127.0.0.1:8989\n  hooklens listen --forward http://localhost:3000/webhooks\n  hooklens --config hooklens.toml listen --headless\n  hooklens events list\n  hooklens events show 01JD0000000000000000000000 --json\n  hooklens sign --scheme github --secret s3cret body.json\n  hooklens verify --scheme github --secret s3cret --header 'X-Hub-Signature-256: sha256=...' body.json"
 )]
 pub struct Cli {
     /// Configuration file (TOML); watched and applied live while listening.
@@ -39,6 +40,10 @@ pub enum Command {
     /// Read the captured history.
     #[command(subcommand)]
     Events(EventsCommand),
+    /// Sign a body: prints one `Name: value` line per header to send.
+    Sign(signing::SignArgs),
+    /// Check a signature; exit 0 only if verified. Prints the evidence and, on failure, why.
+    Verify(signing::VerifyArgs),
 }
 
 #[derive(Debug, Args, Default)]
@@ -144,6 +149,8 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         None => listen(cli.config, cli.data, ListenArgs::default()).await,
         Some(Command::Listen(args)) => listen(cli.config, cli.data, args).await,
         Some(Command::Events(command)) => events::run(cli.config, cli.data, command).await,
+        Some(Command::Sign(args)) => signing::sign(args),
+        Some(Command::Verify(args)) => signing::verify(args),
     }
 }
 

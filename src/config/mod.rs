@@ -210,13 +210,8 @@ impl FromStr for SchemeName {
     }
 }
 
-/// How a signature is encoded (generic `hmac` scheme).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Encoding {
-    Hex,
-    Base64,
-}
+/// How a signature is encoded (generic `hmac` scheme): the signature module's own type.
+pub use crate::signature::Encoding;
 
 /// `[routes.verify]`: how the receiver checks a route's signatures.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
