@@ -7,6 +7,7 @@ use crate::ingress::{self, Receiver};
 use crate::instance::{DataDir, InstanceInfo};
 use crate::live::Live;
 use crate::model::{Lifecycle, now};
+use crate::relay::Relay;
 use crate::store::{DiskFull, Store, StoreOptions, Writer};
 use anyhow::Context;
 use std::net::{IpAddr, SocketAddr};
@@ -35,6 +36,7 @@ pub struct ListenOptions {
 pub struct Instance {
     receiver: Receiver,
     api: ApiServer,
+    relay: Relay,
     store: Store,
     writer: Writer,
     data: DataDir,
@@ -87,8 +89,21 @@ impl Instance {
 
         let (live, live_rx) =
             watch::channel(Arc::new(Live::new(config, options.config_path.clone())));
-        let receiver = ingress::serve(receiver_listener, live_rx, writer.clone())?;
-        let api = api::serve(api_listener, ApiState::new(store.clone(), &token))?;
+        let relay = Relay::start(store.clone(), writer.clone(), live_rx.clone())?;
+        let receiver = ingress::serve(
+            receiver_listener,
+            live_rx.clone(),
+            writer.clone(),
+            relay.clone(),
+        )?;
+        let state = ApiState::new(
+            store.clone(),
+            writer.clone(),
+            relay.clone(),
+            live_rx.clone(),
+            &token,
+        );
+        let api = api::serve(api_listener, state)?;
         data.write_instance(&InstanceInfo {
             pid: std::process::id(),
             receiver: receiver.local_addr(),
@@ -99,6 +114,7 @@ impl Instance {
         let mut instance = Instance {
             receiver,
             api,
+            relay,
             store,
             writer,
             data,
@@ -118,6 +134,10 @@ impl Instance {
 
     pub fn api_addr(&self) -> SocketAddr {
         self.api.local_addr()
+    }
+
+    pub fn relay(&self) -> &Relay {
+        &self.relay
     }
 
     pub fn store(&self) -> &Store {

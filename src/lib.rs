@@ -12,6 +12,8 @@ pub mod ingress;
 pub mod instance;
 pub mod live;
 pub mod model;
+pub mod relay;
+pub mod replay;
 pub mod signature;
 pub mod store;
 pub mod text;

@@ -150,3 +150,59 @@ fn verifier(v: &VerifyConfig) -> Verifier {
     );
     Verifier::new(scheme, secrets(&v.secrets)).with_tolerance(v.tolerance_secs)
 }
+
+/// Whether a target's `events` filter takes an event type. `*` matches any run of characters
+/// (so `"*"` also takes events without a type), `?` one character; anything else itself.
+pub fn accepts(patterns: &[String], event_type: Option<&str>) -> bool {
+    patterns.iter().any(|p| match event_type {
+        Some(t) => glob(p.as_bytes(), t.as_bytes()),
+        None => p.bytes().all(|b| b == b'*'),
+    })
+}
+
+fn glob(pattern: &[u8], text: &[u8]) -> bool {
+    // Iterative matching with one backtrack point: linear in practice, no recursion.
+    let (mut p, mut t) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while t < text.len() {
+        match pattern.get(p) {
+            Some(b'*') => {
+                star = Some((p, t));
+                p += 1;
+            }
+            Some(&c) if c == b'?' || c == text[t] => {
+                p += 1;
+                t += 1;
+            }
+            _ => match star {
+                Some((sp, st)) => {
+                    p = sp + 1;
+                    t = st + 1;
+                    star = Some((sp, st + 1));
+                }
+                None => return false,
+            },
+        }
+    }
+    pattern[p..].iter().all(|&c| c == b'*')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::accepts;
+
+    #[test]
+    fn event_filters_are_globs() {
+        let p = |list: &[&str]| list.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert!(accepts(&p(&["*"]), Some("invoice.paid")));
+        assert!(accepts(&p(&["*"]), None));
+        assert!(accepts(&p(&["invoice.*"]), Some("invoice.paid")));
+        assert!(!accepts(&p(&["invoice.*"]), Some("charge.failed")));
+        assert!(!accepts(&p(&["invoice.*"]), None));
+        assert!(accepts(&p(&["charge.*", "*.paid"]), Some("invoice.paid")));
+        assert!(accepts(&p(&["push"]), Some("push")));
+        assert!(!accepts(&p(&["push"]), Some("pushed")));
+        assert!(accepts(&p(&["a?c*"]), Some("abcdef")));
+        assert!(!accepts(&p(&[]), Some("x")));
+    }
+}

@@ -17,11 +17,16 @@ struct Running {
 
 impl Running {
     fn start(dir: &Path, extra: &[&str]) -> Running {
+        Self::start_with(dir, extra, &[])
+    }
+
+    fn start_with(dir: &Path, extra: &[&str], listen: &[&str]) -> Running {
         let mut child = Command::new(BIN)
             .arg("--data")
             .arg(dir.join("data"))
             .args(extra)
             .args(["listen", "--headless", "--bind", "127.0.0.1:0"])
+            .args(listen)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -326,4 +331,135 @@ fn usage_errors_exit_2_and_help_has_examples() {
             "{args:?}"
         );
     }
+}
+
+#[path = "common/consumer.rs"]
+mod consumer;
+
+/// A consumer that accepts connections and never answers: attempts stay in flight.
+fn hanging_consumer() -> (
+    std::net::SocketAddr,
+    std::sync::Arc<std::sync::atomic::AtomicUsize>,
+) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = accepted.clone();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { break };
+            count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            held.push(stream);
+        }
+    });
+    (addr, accepted)
+}
+
+fn show(dir: &Path, id: &str) -> serde_json::Value {
+    let out = hooklens(dir, &["events", "show", id, "--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deliveries_in_flight_at_kill_9_are_recorded_interrupted_and_delivered_after_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let (addr, accepted) = hanging_consumer();
+    let forward = format!("http://{addr}/in");
+    let mut run = Running::start(dir.path(), &[]);
+    run.child.kill().unwrap();
+    run.child.wait().unwrap();
+    let mut run = Running::start_with(dir.path(), &[], &["--forward", &forward]);
+    let ids: Vec<String> = (0..3)
+        .map(|i| {
+            let (status, answer) = run.post("/x", format!("{{\"n\":{i}}}").as_bytes());
+            assert_eq!(status, 200);
+            answer["event_id"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while accepted.load(std::sync::atomic::Ordering::SeqCst) < 3
+        && std::time::Instant::now() < deadline
+    {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(
+        accepted.load(std::sync::atomic::Ordering::SeqCst),
+        3,
+        "all three in flight"
+    );
+    run.child.kill().unwrap(); // SIGKILL mid-attempt
+    run.child.wait().unwrap();
+
+    // The consumer is fixed and back on another port; a config edit is not needed: the
+    // deliveries belong to `forward-1`, which the restart points at the new URL.
+    let consumer = consumer::Consumer::start(vec![]).await;
+    let mut again = Running::start_with(dir.path(), &[], &["--forward", &consumer.url("/in")]);
+    let got = consumer.wait_for(3, Duration::from_secs(15)).await;
+    assert_eq!(got.len(), 3, "every pending delivery resumed");
+    for id in &ids {
+        let mut e = show(dir.path(), id);
+        for _ in 0..100 {
+            if e["deliveries"][0]["state"] == "succeeded" {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+            e = show(dir.path(), id);
+        }
+        let d = &e["deliveries"][0];
+        assert_eq!(d["state"], "succeeded", "{e}");
+        assert_eq!(d["attempts"][0]["error"], "interrupted", "{d}");
+        assert_eq!(d["attempts"][1]["status"], 200);
+    }
+    again.child.kill().unwrap();
+    again.child.wait().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replay_works_through_the_instance_and_without_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let consumer = consumer::Consumer::start(vec![]).await;
+    let mut run = Running::start_with(dir.path(), &[], &["--forward", &consumer.url("/in")]);
+    let (_, answer) = run.post("/orders", br#"{"order":7}"#);
+    let id = answer["event_id"].as_str().unwrap().to_owned();
+    consumer.wait_for(1, Duration::from_secs(10)).await;
+
+    let out = hooklens(dir.path(), &["replay", &id]);
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{printed} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(printed.contains("forward-1: succeeded"), "{printed}");
+    assert_eq!(consumer.wait_for(2, Duration::from_secs(5)).await.len(), 2);
+    run.child.kill().unwrap();
+    run.child.wait().unwrap();
+
+    // No instance: the command delivers the replay itself.
+    let other = consumer::Consumer::start(vec![]).await;
+    let out = hooklens(
+        dir.path(),
+        &["replay", &id, "--to", &other.url("/elsewhere"), "--json"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let made: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(made[0]["state"], "succeeded");
+    assert!(made[0]["replay_of"].is_string());
+    let got = other.received();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].body, br#"{"order":7}"#);
+    assert_eq!(got[0].uri, "/elsewhere");
+
+    let bad = hooklens(dir.path(), &["replay", "not-an-id"]);
+    assert_eq!(bad.status.code(), Some(2));
 }

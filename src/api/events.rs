@@ -60,15 +60,58 @@ pub async fn show(
         .await
         .map_err(|_| ApiError::BadRequest("the query was cancelled".into()))??;
     let (meta, body) = found.ok_or_else(|| ApiError::NotFound(format!("no event {id}")))?;
+    let deliveries = state.store.event_deliveries(id)?;
     Ok(Json(EventDetail::new(
         meta,
         &body,
-        Vec::new(),
+        deliveries,
         query.reveal,
     )))
 }
 
-fn parse_id(text: &str) -> Result<Ulid, ApiError> {
+/// `POST /api/v1/events/{id}/replay` body.
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReplayBody {
+    #[serde(default)]
+    pub to: Option<String>,
+    #[serde(default)]
+    pub duplicate: bool,
+    #[serde(default)]
+    pub as_received: bool,
+}
+
+pub async fn replay(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+    body: Option<Json<ReplayBody>>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let id = parse_id(&id)?;
+    let body = body.map(|Json(b)| b).unwrap_or_default();
+    let config = state.live.borrow().config.clone();
+    let request =
+        crate::replay::plan(&state.store, &config, id, &body, "api").map_err(|e| match e {
+            crate::replay::PlanError::NoSuchEvent => ApiError::NotFound(format!("no event {id}")),
+            other => ApiError::BadRequest(other.to_string()),
+        })?;
+    let made = state.writer.replay(request).await?;
+    let deliveries: Vec<_> = made
+        .iter()
+        .map(|d| {
+            serde_json::json!({
+                "id": d.id,
+                "target": d.target,
+                "replay_of": d.replay_of,
+                "duplicate": d.duplicate,
+            })
+        })
+        .collect();
+    Ok(Json(
+        serde_json::json!({ "event_id": id, "deliveries": deliveries }),
+    ))
+}
+
+pub(super) fn parse_id(text: &str) -> Result<Ulid, ApiError> {
     Ulid::from_string(text)
         .map_err(|_| ApiError::BadRequest(format!("{text:?} is not an event id")))
 }

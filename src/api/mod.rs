@@ -1,18 +1,22 @@
 //! The control API: its own loopback listener, a bearer token on every route but `/healthz` and
 //! `/metrics`, JSON errors `{error, message}`.
 
+mod deliveries;
 mod error;
 mod events;
 
 pub use error::ApiError;
+pub use events::ReplayBody;
 
-use crate::store::Store;
+use crate::live::LiveRx;
+use crate::relay::Relay;
+use crate::store::{Store, Writer};
 use axum::Router;
 use axum::extract::{Request, State};
 use axum::http::header::AUTHORIZATION;
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::get;
+use axum::routing::{get, post};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use subtle::ConstantTimeEq;
@@ -23,13 +27,19 @@ use tokio::task::JoinHandle;
 #[derive(Clone)]
 pub struct ApiState {
     pub store: Store,
+    pub writer: Writer,
+    pub relay: Relay,
+    pub live: LiveRx,
     token: Arc<str>,
 }
 
 impl ApiState {
-    pub fn new(store: Store, token: &str) -> Self {
+    pub fn new(store: Store, writer: Writer, relay: Relay, live: LiveRx, token: &str) -> Self {
         ApiState {
             store,
+            writer,
+            relay,
+            live,
             token: token.into(),
         }
     }
@@ -39,6 +49,9 @@ pub fn router(state: ApiState) -> Router {
     let authed = Router::new()
         .route("/api/v1/events", get(events::list))
         .route("/api/v1/events/{id}", get(events::show))
+        .route("/api/v1/events/{id}/replay", post(events::replay))
+        .route("/api/v1/deliveries", get(deliveries::list))
+        .route("/api/v1/endpoints", get(deliveries::endpoints))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
     Router::new()
         .route("/healthz", get(healthz))

@@ -3,7 +3,9 @@
 
 mod events;
 mod output;
+mod replay;
 mod signing;
+mod source;
 
 use crate::app::{self, ListenOptions};
 use clap::{Args, Parser, Subcommand};
@@ -40,6 +42,8 @@ pub enum Command {
     /// Read the captured history.
     #[command(subcommand)]
     Events(EventsCommand),
+    /// Deliver a captured event again: to its targets or --to URL.
+    Replay(replay::ReplayArgs),
     /// Sign a body: prints one `Name: value` line per header to send.
     Sign(signing::SignArgs),
     /// Check a signature; exit 0 only if verified. Prints the evidence and, on failure, why.
@@ -148,7 +152,8 @@ async fn run(cli: Cli) -> Result<(), Failure> {
     match cli.command {
         None => listen(cli.config, cli.data, ListenArgs::default()).await,
         Some(Command::Listen(args)) => listen(cli.config, cli.data, args).await,
-        Some(Command::Events(command)) => events::run(cli.config, cli.data, command).await,
+        Some(Command::Events(command)) => events::run(cli.data, command).await,
+        Some(Command::Replay(args)) => replay::run(cli.config, cli.data, args).await,
         Some(Command::Sign(args)) => signing::sign(args),
         Some(Command::Verify(args)) => signing::verify(args),
     }

@@ -93,6 +93,45 @@ pub fn print_show(detail: &EventDetail, json: bool) -> io::Result<()> {
     if let Some(d) = &v.diagnosis {
         writeln!(out, "diagnosis  {}: {}", d.code, escape(&d.message))?;
     }
+    if !detail.deliveries.is_empty() {
+        writeln!(out, "deliveries")?;
+    }
+    for d in &detail.deliveries {
+        let replay = d
+            .replay_of
+            .map(|r| format!(", replay of {r}"))
+            .unwrap_or_default();
+        writeln!(
+            out,
+            "  {} to {}: {}{}",
+            d.id,
+            escape(&d.target),
+            d.state.as_str(),
+            replay
+        )?;
+        for a in &d.attempts {
+            let result = match (a.status, &a.error) {
+                (Some(status), _) => format!("{status}"),
+                (None, Some(error)) => escape(error).into_owned(),
+                (None, None) => "-".into(),
+            };
+            let size = a
+                .response_size
+                .map(|s| format!(", {s} bytes"))
+                .unwrap_or_default();
+            writeln!(
+                out,
+                "    #{} {}  {} in {} ms{}",
+                a.n, a.started_at, result, a.duration_ms, size
+            )?;
+            if let Some(note) = &a.note {
+                writeln!(out, "       {}", escape(note))?;
+            }
+        }
+        if let Some(next) = d.next_attempt_at.filter(|_| d.state.is_pending()) {
+            writeln!(out, "    next attempt at {next}")?;
+        }
+    }
     writeln!(out, "headers")?;
     for h in &detail.headers {
         writeln!(

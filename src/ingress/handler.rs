@@ -2,8 +2,10 @@
 
 use super::error::{IngressError, json_response};
 use super::server::Ctx;
+use crate::config::{Dedupe, Respond, SignScheme};
 use crate::model::{Header, Lifecycle, Timestamp, now};
-use crate::store::Capture;
+use crate::relay::{Answer, ProxyError};
+use crate::store::{Capture, CaptureTarget};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
@@ -133,9 +135,29 @@ async fn capture(
     let inspection = live.inspect(&route, &headers, &body, received_at);
     let reject = route.route.is_some_and(|r| r.reject_invalid)
         && inspection.verification.verdict.is_invalid();
+    // A refused event is recorded as evidence but goes nowhere.
+    let targets = if reject {
+        Vec::new()
+    } else {
+        live.config
+            .targets_for_route(route.name())
+            .into_iter()
+            .filter(|t| crate::live::accepts(&t.events, inspection.event_type.as_deref()))
+            .map(|t| CaptureTarget {
+                name: t.name.clone(),
+                wire_id: match t.sign.scheme {
+                    SignScheme::Passthrough => inspection.dedupe_key.clone(),
+                    SignScheme::Resign(_) => None,
+                },
+            })
+            .collect()
+    };
+    let proxy = !targets.is_empty() && route.route.is_some_and(|r| r.respond == Respond::Proxy);
+    let drop_duplicate = route.route.is_some_and(|r| r.dedupe == Dedupe::Drop);
+    let route_name = route.name().to_owned();
     let capture = Capture {
         received_at,
-        route: route.name().to_owned(),
+        route: route_name,
         method: parts.method.as_str().to_owned(),
         query: parts.uri.query().unwrap_or("").to_owned(),
         path,
@@ -148,7 +170,12 @@ async fn capture(
         resend_of: None,
         verification: inspection.verification,
         secret_headers: inspection.secret_headers,
+        targets,
+        drop_duplicate,
+        proxy,
     };
+    // Proxying needs the request again after the writer took it; only then is it cloned.
+    let kept = proxy.then(|| capture.clone());
     let captured = ctx.writer.capture(capture).await.map_err(|error| {
         tracing::error!(%error, "event not stored; answering 503");
         IngressError::NotStored
@@ -164,8 +191,68 @@ async fn capture(
         });
         return Ok(json_response(StatusCode::UNAUTHORIZED, &body));
     }
+    if let (Some(kept), Some(first)) = (kept, captured.deliveries.first())
+        && first.proxy
+    {
+        let meta = kept.meta(captured.id, captured.duplicate_of);
+        let max = usize::try_from(live.config.receiver.max_body_bytes).unwrap_or(usize::MAX);
+        let answer = ctx.relay.proxy(first.clone(), &meta, kept.body, max).await;
+        return Ok(proxied(answer, &event_id));
+    }
     Ok(json_response(
         StatusCode::OK,
         &serde_json::json!({ "event_id": event_id }),
     ))
 }
+
+/// The consumer's answer passed back to the sender, or 502/504 when there was none.
+fn proxied(answer: Result<Answer, ProxyError>, event_id: &str) -> Response<Full<Bytes>> {
+    match answer {
+        Ok(answer) => {
+            let mut response = Response::new(Full::new(answer.body));
+            *response.status_mut() =
+                StatusCode::from_u16(answer.status).unwrap_or(StatusCode::BAD_GATEWAY);
+            for h in answer.headers {
+                if HOP_BY_HOP.contains(&h.name.as_str()) {
+                    continue;
+                }
+                if let (Ok(name), Ok(value)) = (
+                    header::HeaderName::from_bytes(h.name.as_bytes()),
+                    header::HeaderValue::from_bytes(h.value.as_bytes()),
+                ) {
+                    response.headers_mut().append(name, value);
+                }
+            }
+            response
+        }
+        Err(error) => {
+            let (status, code, message) = match error {
+                ProxyError::Timeout => (
+                    StatusCode::GATEWAY_TIMEOUT,
+                    "consumer_timeout",
+                    "the consumer did not answer in time".to_owned(),
+                ),
+                ProxyError::Unreachable(kind) => (
+                    StatusCode::BAD_GATEWAY,
+                    "consumer_unreachable",
+                    format!("the consumer could not be reached ({kind})"),
+                ),
+            };
+            json_response(
+                status,
+                &serde_json::json!({ "error": code, "message": message, "event_id": event_id }),
+            )
+        }
+    }
+}
+
+/// Response headers that describe the consumer's connection, not the answer.
+const HOP_BY_HOP: &[&str] = &[
+    "connection",
+    "keep-alive",
+    "transfer-encoding",
+    "te",
+    "trailer",
+    "upgrade",
+    "content-length",
+];

@@ -3,6 +3,7 @@
 
 use super::handler;
 use crate::live::LiveRx;
+use crate::relay::Relay;
 use crate::store::Writer;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
@@ -23,6 +24,7 @@ const DRAIN: Duration = Duration::from_secs(5);
 pub(super) struct Ctx {
     pub live: LiveRx,
     pub writer: Writer,
+    pub relay: Relay,
     /// Body bytes read but not yet committed (the `inflight_body_bytes` budget).
     pub inflight: AtomicU64,
     open: AtomicUsize,
@@ -50,11 +52,17 @@ impl Receiver {
 }
 
 /// Starts the receiver on an already bound listener.
-pub fn serve(listener: TcpListener, live: LiveRx, writer: Writer) -> std::io::Result<Receiver> {
+pub fn serve(
+    listener: TcpListener,
+    live: LiveRx,
+    writer: Writer,
+    relay: Relay,
+) -> std::io::Result<Receiver> {
     let local_addr = listener.local_addr()?;
     let ctx = Arc::new(Ctx {
         live,
         writer,
+        relay,
         inflight: AtomicU64::new(0),
         open: AtomicUsize::new(0),
         freed: Notify::new(),

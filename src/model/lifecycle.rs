@@ -53,6 +53,80 @@ pub enum Lifecycle {
         status: u16,
         reason: String,
     },
+    #[serde(rename = "event.delivery.queued")]
+    DeliveryQueued {
+        at: Timestamp,
+        event_id: Ulid,
+        delivery_id: Ulid,
+        target: String,
+    },
+    #[serde(rename = "event.delivery.attempted")]
+    DeliveryAttempted {
+        at: Timestamp,
+        event_id: Ulid,
+        delivery_id: Ulid,
+        target: String,
+        attempt: u32,
+        status: Option<u16>,
+        error: Option<String>,
+        duration_ms: u64,
+        next_attempt_at: Option<Timestamp>,
+    },
+    #[serde(rename = "event.delivery.succeeded")]
+    DeliverySucceeded {
+        at: Timestamp,
+        event_id: Ulid,
+        delivery_id: Ulid,
+        target: String,
+        attempts: u32,
+    },
+    #[serde(rename = "event.delivery.failed")]
+    DeliveryFailed {
+        at: Timestamp,
+        event_id: Ulid,
+        delivery_id: Ulid,
+        target: String,
+        attempts: u32,
+    },
+    #[serde(rename = "event.delivery.dead")]
+    DeliveryDead {
+        at: Timestamp,
+        event_id: Ulid,
+        delivery_id: Ulid,
+        target: String,
+        attempts: u32,
+    },
+    #[serde(rename = "event.replayed")]
+    EventReplayed {
+        at: Timestamp,
+        event_id: Ulid,
+        delivery_id: Ulid,
+        target: String,
+        replay_of: Option<Ulid>,
+        duplicate: bool,
+    },
+    #[serde(rename = "webhook.endpoint.created")]
+    EndpointCreated {
+        at: Timestamp,
+        target: String,
+        state: String,
+    },
+    #[serde(rename = "endpoint.health_changed")]
+    HealthChanged {
+        at: Timestamp,
+        target: String,
+        state: String,
+    },
+    /// Who did what to which event or target: the audit trail, in the same log.
+    #[serde(rename = "audit")]
+    Audit {
+        at: Timestamp,
+        actor: String,
+        action: String,
+        event_id: Option<Ulid>,
+        delivery_id: Option<Ulid>,
+        target: Option<String>,
+    },
     #[serde(rename = "config.reloaded")]
     ConfigReloaded {
         at: Timestamp,
@@ -82,14 +156,6 @@ impl Lifecycle {
             duplicate_of: e.duplicate_of,
             resend_of: e.resend_of,
             verification: VerificationSummary::from(&e.verification),
-        }
-    }
-
-    /// The event this record is about, if any (used to prune the log with its events).
-    pub fn event_id(&self) -> Option<Ulid> {
-        match self {
-            Lifecycle::EventReceived { event_id, .. } => Some(*event_id),
-            _ => None,
         }
     }
 }

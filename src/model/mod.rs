@@ -165,16 +165,110 @@ pub enum DeliveryState {
     Dead,
 }
 
-/// One event on its way to one target.
+/// One event on its way to one target, as the contract shows it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Delivery {
     pub id: Ulid,
-    pub event_id: Ulid,
     pub target: String,
     pub state: DeliveryState,
     pub replay_of: Option<Ulid>,
     pub next_attempt_at: Option<Timestamp>,
     pub attempts: Vec<Attempt>,
+}
+
+/// How a delivery presents the event to its consumer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SendMode {
+    /// The target's own signing: the sender's headers passed through, or re-signed by the target.
+    Target,
+    /// A replay: re-signed with the route's scheme and secret and a fresh timestamp when the
+    /// route has a secret (so timestamped schemes pass the consumer's tolerance), else as received.
+    Replay,
+    /// The original headers exactly as received (`--as-received`).
+    AsReceived,
+}
+
+/// A delivery as stored: the contract's fields and what the relay needs to make each attempt.
+/// Attempts live in their own table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeliveryRecord {
+    pub id: Ulid,
+    pub event_id: Ulid,
+    pub target: String,
+    /// Set for a replay `--to URL`; else the target's URL.
+    pub url: Option<String>,
+    pub state: DeliveryState,
+    pub replay_of: Option<Ulid>,
+    pub next_attempt_at: Option<Timestamp>,
+    /// The delivery id the consumer sees where the relay signs (e.g. `X-Zentra-Delivery-Id`,
+    /// `webhook-id`): this delivery's own id; the sender's own id for a passed-through delivery;
+    /// for a duplicate, the id the consumer saw the first time.
+    pub wire_id: String,
+    pub mode: SendMode,
+    pub duplicate: bool,
+    /// Made by a `proxy` route: one attempt, whatever it answers.
+    pub proxy: bool,
+    /// Attempts made so far.
+    pub attempt_count: u32,
+}
+
+impl DeliveryRecord {
+    pub fn view(&self, attempts: Vec<Attempt>) -> Delivery {
+        Delivery {
+            id: self.id,
+            target: self.target.clone(),
+            state: self.state,
+            replay_of: self.replay_of,
+            next_attempt_at: self.next_attempt_at,
+            attempts,
+        }
+    }
+}
+
+impl DeliveryState {
+    /// Still on its way: queued, in flight or waiting to retry.
+    pub fn is_pending(self) -> bool {
+        matches!(
+            self,
+            DeliveryState::Queued | DeliveryState::InFlight | DeliveryState::RetryScheduled
+        )
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryState::Queued => "queued",
+            DeliveryState::InFlight => "in_flight",
+            DeliveryState::Succeeded => "succeeded",
+            DeliveryState::RetryScheduled => "retry_scheduled",
+            DeliveryState::Failed => "failed",
+            DeliveryState::Dead => "dead",
+        }
+    }
+}
+
+impl DeliveriesState {
+    /// The summary of an event's deliveries (`none` without any).
+    pub fn of(states: impl IntoIterator<Item = DeliveryState>) -> Self {
+        let (mut n, mut pending, mut ok, mut dead) = (0, 0, 0, 0);
+        for s in states {
+            n += 1;
+            match s {
+                s if s.is_pending() => pending += 1,
+                DeliveryState::Succeeded => ok += 1,
+                DeliveryState::Dead => dead += 1,
+                _ => {}
+            }
+        }
+        match () {
+            _ if n == 0 => DeliveriesState::None,
+            _ if pending > 0 => DeliveriesState::Pending,
+            _ if ok == n => DeliveriesState::Succeeded,
+            _ if ok > 0 => DeliveriesState::Partial,
+            _ if dead == n => DeliveriesState::Dead,
+            _ => DeliveriesState::Failed,
+        }
+    }
 }
 
 /// One try at delivering: a response, or an error kind.
@@ -188,4 +282,7 @@ pub struct Attempt {
     pub response_headers: Vec<Header>,
     pub response_body_base64: Option<String>,
     pub response_size: Option<u64>,
+    /// What the relay did beyond passing the event through (e.g. re-signed with a fresh timestamp).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }

@@ -1,7 +1,11 @@
 //! Event facts: the event type and the sender's delivery id (the dedupe key), read where each
 //! scheme puts them — a header, or a field of a JSON body.
 
+use super::body_hmac::BodyHmac;
+use super::github::GITHUB;
 use super::rules::{header, text};
+use super::shopify::SHOPIFY;
+use super::zentra::ZENTRA;
 use crate::model::Header;
 use serde::Deserialize;
 use serde_json::Value;
@@ -25,19 +29,12 @@ pub fn event_facts(
         return (None, None);
     };
     let from_header = |name| header(headers, name).and_then(text).and_then(fact);
+    // The same header names the scheme signs with, so reading and sending cannot drift apart.
+    let from_headers = |s: &BodyHmac| (from_header(s.event), from_header(s.id));
     match scheme {
-        "zentra" => (
-            from_header("x-zentra-event"),
-            from_header("x-zentra-delivery-id"),
-        ),
-        "github" => (
-            from_header("x-github-event"),
-            from_header("x-github-delivery"),
-        ),
-        "shopify" => (
-            from_header("x-shopify-topic"),
-            from_header("x-shopify-webhook-id"),
-        ),
+        "zentra" => from_headers(&ZENTRA),
+        "github" => from_headers(&GITHUB),
+        "shopify" => from_headers(&SHOPIFY),
         "standard-webhooks" => (
             body_fields(body).and_then(|b| value_fact(b.kind.as_ref())),
             from_header("webhook-id").or_else(|| from_header("svix-id")),

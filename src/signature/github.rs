@@ -2,57 +2,16 @@
 //! delivery id travel in `X-GitHub-Event` and `X-GitHub-Delivery`.
 
 use super::Encoding;
-use super::rules::{
-    Failure, Parsed, Rules, SignContext, Signed, evidence, header, single_signature,
+use super::body_hmac::BodyHmac;
+
+pub(crate) const GITHUB: BodyHmac = BodyHmac {
+    name: "github",
+    signature: "X-Hub-Signature-256",
+    prefix: "sha256=",
+    encoding: Encoding::Hex,
+    event: "X-GitHub-Event",
+    id: "X-GitHub-Delivery",
 };
-use crate::model::Header;
-use std::borrow::Cow;
-
-const SIGNATURE: &str = "X-Hub-Signature-256";
-const PREFIX: &str = "sha256=";
-const EVENT: &str = "X-GitHub-Event";
-const DELIVERY: &str = "X-GitHub-Delivery";
-
-pub(crate) struct Github;
-
-impl Rules for Github {
-    fn name(&self) -> &'static str {
-        "github"
-    }
-
-    fn present(&self, headers: &[Header]) -> bool {
-        header(headers, SIGNATURE).is_some()
-    }
-
-    fn parse(&self, headers: &[Header]) -> Result<Parsed, Failure> {
-        let raw = header(headers, SIGNATURE).ok_or_else(|| Failure::missing(None, None))?;
-        Ok(Parsed {
-            signatures: vec![single_signature(raw, PREFIX, Encoding::Hex)?],
-            received: Some(evidence(raw)),
-            timestamp: None,
-            signed: Signed::body(),
-        })
-    }
-
-    fn expected(&self, computed: &[u8], _: &Parsed) -> String {
-        format!("{PREFIX}{}", hex::encode(computed))
-    }
-
-    fn sign(&self, keys: &[Cow<'_, [u8]>], ctx: &SignContext<'_>) -> Vec<(String, String)> {
-        let mac = self.compute(&keys[0], &Signed::body(), ctx.body);
-        let mut out = vec![(
-            SIGNATURE.to_owned(),
-            format!("{PREFIX}{}", hex::encode(mac)),
-        )];
-        if let Some(event) = ctx.event_type {
-            out.push((EVENT.to_owned(), event.to_owned()));
-        }
-        if let Some(id) = ctx.id {
-            out.push((DELIVERY.to_owned(), id.to_owned()));
-        }
-        out
-    }
-}
 
 #[cfg(test)]
 mod tests {

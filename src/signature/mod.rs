@@ -11,6 +11,7 @@
 //! required by [`Scheme::validate`]) and `{timestamp}` (the value of `timestamp_header`, which it
 //! requires); `{{` and `}}` are literal braces. There is no `{id}`: the generic scheme has no id header.
 
+mod body_hmac;
 mod diagnosis;
 mod facts;
 mod github;
@@ -168,16 +169,39 @@ impl Scheme {
         }
     }
 
-    pub(crate) fn rules(&self) -> Box<dyn Rules + '_> {
+    /// Called per request: the fixed schemes are constants, so only the parameterised ones are
+    /// built (borrowing their settings), and nothing is boxed.
+    pub(crate) fn rules(&self) -> SchemeRules<'_> {
         match self {
-            Scheme::Zentra => Box::new(zentra::Zentra),
-            Scheme::StandardWebhooks => Box::new(standard_webhooks::StandardWebhooks),
-            Scheme::Stripe => Box::new(stripe::Stripe),
-            Scheme::Github => Box::new(github::Github),
-            Scheme::Slack => Box::new(slack::Slack),
-            Scheme::Shopify => Box::new(shopify::Shopify),
-            Scheme::HeaderSecret { header } => Box::new(header_secret::HeaderSecret { header }),
-            Scheme::Hmac(p) => Box::new(hmac::GenericHmac::new(p)),
+            Scheme::Zentra => SchemeRules::Fixed(&zentra::ZENTRA),
+            Scheme::StandardWebhooks => SchemeRules::Fixed(&standard_webhooks::StandardWebhooks),
+            Scheme::Stripe => SchemeRules::Fixed(&stripe::Stripe),
+            Scheme::Github => SchemeRules::Fixed(&github::GITHUB),
+            Scheme::Slack => SchemeRules::Fixed(&slack::Slack),
+            Scheme::Shopify => SchemeRules::Fixed(&shopify::SHOPIFY),
+            Scheme::HeaderSecret { header } => {
+                SchemeRules::HeaderSecret(header_secret::HeaderSecret { header })
+            }
+            Scheme::Hmac(p) => SchemeRules::Hmac(hmac::GenericHmac::new(p)),
+        }
+    }
+}
+
+/// A scheme's [`Rules`], used through `Deref` as `&dyn Rules`.
+pub(crate) enum SchemeRules<'a> {
+    Fixed(&'static dyn Rules),
+    HeaderSecret(header_secret::HeaderSecret<'a>),
+    Hmac(hmac::GenericHmac<'a>),
+}
+
+impl<'a> std::ops::Deref for SchemeRules<'a> {
+    type Target = dyn Rules + 'a;
+
+    fn deref(&self) -> &Self::Target {
+        match self {
+            SchemeRules::Fixed(rules) => *rules,
+            SchemeRules::HeaderSecret(rules) => rules,
+            SchemeRules::Hmac(rules) => rules,
         }
     }
 }

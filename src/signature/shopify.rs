@@ -2,53 +2,16 @@
 //! webhook id travel in `X-Shopify-Topic` and `X-Shopify-Webhook-Id`.
 
 use super::Encoding;
-use super::rules::{
-    Failure, Parsed, Rules, SignContext, Signed, evidence, header, single_signature,
+use super::body_hmac::BodyHmac;
+
+pub(crate) const SHOPIFY: BodyHmac = BodyHmac {
+    name: "shopify",
+    signature: "X-Shopify-Hmac-Sha256",
+    prefix: "",
+    encoding: Encoding::Base64,
+    event: "X-Shopify-Topic",
+    id: "X-Shopify-Webhook-Id",
 };
-use crate::model::Header;
-use std::borrow::Cow;
-
-const SIGNATURE: &str = "X-Shopify-Hmac-Sha256";
-const TOPIC: &str = "X-Shopify-Topic";
-const WEBHOOK_ID: &str = "X-Shopify-Webhook-Id";
-
-pub(crate) struct Shopify;
-
-impl Rules for Shopify {
-    fn name(&self) -> &'static str {
-        "shopify"
-    }
-
-    fn present(&self, headers: &[Header]) -> bool {
-        header(headers, SIGNATURE).is_some()
-    }
-
-    fn parse(&self, headers: &[Header]) -> Result<Parsed, Failure> {
-        let raw = header(headers, SIGNATURE).ok_or_else(|| Failure::missing(None, None))?;
-        Ok(Parsed {
-            signatures: vec![single_signature(raw, "", Encoding::Base64)?],
-            received: Some(evidence(raw)),
-            timestamp: None,
-            signed: Signed::body(),
-        })
-    }
-
-    fn expected(&self, computed: &[u8], _: &Parsed) -> String {
-        Encoding::Base64.encode(computed)
-    }
-
-    fn sign(&self, keys: &[Cow<'_, [u8]>], ctx: &SignContext<'_>) -> Vec<(String, String)> {
-        let mac = self.compute(&keys[0], &Signed::body(), ctx.body);
-        let mut out = vec![(SIGNATURE.to_owned(), Encoding::Base64.encode(&mac))];
-        if let Some(topic) = ctx.event_type {
-            out.push((TOPIC.to_owned(), topic.to_owned()));
-        }
-        if let Some(id) = ctx.id {
-            out.push((WEBHOOK_ID.to_owned(), id.to_owned()));
-        }
-        out
-    }
-}
 
 #[cfg(test)]
 mod tests {

@@ -2,53 +2,16 @@
 //! delivery id in `X-Zentra-Event` and `X-Zentra-Delivery-Id`.
 
 use super::Encoding;
-use super::rules::{
-    Failure, Parsed, Rules, SignContext, Signed, evidence, header, single_signature,
+use super::body_hmac::BodyHmac;
+
+pub(crate) const ZENTRA: BodyHmac = BodyHmac {
+    name: "zentra",
+    signature: "X-Zentra-Signature",
+    prefix: "",
+    encoding: Encoding::Hex,
+    event: "X-Zentra-Event",
+    id: "X-Zentra-Delivery-Id",
 };
-use crate::model::Header;
-use std::borrow::Cow;
-
-const SIGNATURE: &str = "X-Zentra-Signature";
-const EVENT: &str = "X-Zentra-Event";
-const DELIVERY: &str = "X-Zentra-Delivery-Id";
-
-pub(crate) struct Zentra;
-
-impl Rules for Zentra {
-    fn name(&self) -> &'static str {
-        "zentra"
-    }
-
-    fn present(&self, headers: &[Header]) -> bool {
-        header(headers, SIGNATURE).is_some()
-    }
-
-    fn parse(&self, headers: &[Header]) -> Result<Parsed, Failure> {
-        let raw = header(headers, SIGNATURE).ok_or_else(|| Failure::missing(None, None))?;
-        Ok(Parsed {
-            signatures: vec![single_signature(raw, "", Encoding::Hex)?],
-            received: Some(evidence(raw)),
-            timestamp: None,
-            signed: Signed::body(),
-        })
-    }
-
-    fn expected(&self, computed: &[u8], _: &Parsed) -> String {
-        hex::encode(computed)
-    }
-
-    fn sign(&self, keys: &[Cow<'_, [u8]>], ctx: &SignContext<'_>) -> Vec<(String, String)> {
-        let mac = self.compute(&keys[0], &Signed::body(), ctx.body);
-        let mut out = vec![(SIGNATURE.to_owned(), hex::encode(mac))];
-        if let Some(event) = ctx.event_type {
-            out.push((EVENT.to_owned(), event.to_owned()));
-        }
-        if let Some(id) = ctx.id {
-            out.push((DELIVERY.to_owned(), id.to_owned()));
-        }
-        out
-    }
-}
 
 #[cfg(test)]
 mod tests {

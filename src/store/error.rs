@@ -14,6 +14,8 @@ pub enum StoreError {
     Unavailable,
     #[error("the history could not be written: {0}")]
     CommitFailed(String),
+    #[error("no event {0}")]
+    NoSuchEvent(ulid::Ulid),
     #[error("the history writer has stopped")]
     WriterGone,
     #[error("stored record is unreadable: {0}")]

@@ -3,16 +3,18 @@
 //! Tables (see `tables.rs`) hold events (without bodies), bodies, the lifecycle log and the
 //! dedupe index. Every change and the lifecycle records that describe it go in one transaction.
 
+mod apply;
 mod error;
 mod fault;
 mod query;
 mod tables;
 mod writer;
 
+pub use apply::{Decision, Planned};
 pub use error::StoreError;
 pub use fault::DiskFull;
-pub use query::{EventPage, LogRecord};
-pub use writer::{Capture, Writer};
+pub use query::{DeliveryPage, EventPage, LogRecord};
+pub use writer::{Capture, CaptureTarget, Captured, ReplayRequest, Writer};
 
 use redb::{Builder, Database};
 use std::path::PathBuf;

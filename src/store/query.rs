@@ -1,8 +1,9 @@
 //! Reads: pages of events by key range (never by offset), one event, the lifecycle log.
 
-use super::tables::{self, BODIES, EVENTS, LOG};
+use super::tables::{self, ATTEMPTS, BODIES, BY_EVENT, DELIVERIES, EVENTS, INFLIGHT, LOG, PENDING};
 use super::{Store, StoreError};
-use crate::model::{DeliveriesState, EventMeta, EventSummary};
+use crate::model::{Attempt, DeliveriesState, Delivery, DeliveryRecord, EventMeta, EventSummary};
+use redb::ReadTransaction;
 use redb::{ReadableDatabase, ReadableTable};
 use ulid::Ulid;
 
@@ -11,6 +12,13 @@ use ulid::Ulid;
 pub struct EventPage {
     pub items: Vec<EventSummary>,
     /// Pass as `before` to get the next page; `None` on the last page.
+    pub next_cursor: Option<Ulid>,
+}
+
+/// One page of deliveries, newest first, each with its event's id.
+#[derive(Debug, Clone)]
+pub struct DeliveryPage {
+    pub items: Vec<(Ulid, Delivery)>,
     pub next_cursor: Option<Ulid>,
 }
 
@@ -28,6 +36,8 @@ impl Store {
         let txn = db.begin_read()?;
         let events = txn.open_table(EVENTS)?;
         let upper = before.map_or(u128::MAX, |id| id.0);
+        let by_event = txn.open_table(BY_EVENT)?;
+        let deliveries = txn.open_table(DELIVERIES)?;
         let mut items = Vec::with_capacity(limit.min(1024));
         let mut more = false;
         for entry in events.range(..upper)?.rev() {
@@ -37,7 +47,14 @@ impl Store {
                 break;
             }
             let (_, meta) = tables::decode_event(value.value())?;
-            items.push(EventSummary::of(&meta, DeliveriesState::None));
+            let mut states = Vec::new();
+            for entry in by_event.range((meta.id.0, 0)..=(meta.id.0, u128::MAX))? {
+                let (key, _) = entry?;
+                if let Some(d) = deliveries.get(key.value().1)? {
+                    states.push(serde_json::from_slice::<DeliveryRecord>(d.value())?.state);
+                }
+            }
+            items.push(EventSummary::of(&meta, DeliveriesState::of(states)));
         }
         // An unbounded `before` still has to exclude the key u128::MAX itself; no ULID is that.
         let next_cursor = if more {
@@ -65,12 +82,15 @@ impl Store {
         Ok(Some((meta, body)))
     }
 
-    /// The id of the newest event, if any.
-    pub fn last_event_id(&self) -> Result<Option<Ulid>, StoreError> {
+    /// The newest id the writer handed out (events and deliveries share one sequence).
+    pub(super) fn newest_id(&self) -> Result<Ulid, StoreError> {
         let db = self.db()?;
         let txn = db.begin_read()?;
         let events = txn.open_table(EVENTS)?;
-        Ok(events.last()?.map(|(k, _)| Ulid(k.value())))
+        let deliveries = txn.open_table(DELIVERIES)?;
+        let event = events.last()?.map_or(0, |(k, _)| k.value());
+        let delivery = deliveries.last()?.map_or(0, |(k, _)| k.value());
+        Ok(Ulid(event.max(delivery)))
     }
 
     /// Number of events kept.
@@ -99,4 +119,136 @@ impl Store {
         }
         Ok(out)
     }
+
+    /// An event's deliveries with their attempts, oldest first.
+    pub fn event_deliveries(&self, event: Ulid) -> Result<Vec<Delivery>, StoreError> {
+        let db = self.db()?;
+        let txn = db.begin_read()?;
+        let by_event = txn.open_table(BY_EVENT)?;
+        let mut out = Vec::new();
+        for entry in by_event.range((event.0, 0)..=(event.0, u128::MAX))? {
+            let (key, _) = entry?;
+            if let Some(record) = read_delivery(&txn, Ulid(key.value().1))? {
+                out.push(record.view(read_attempts(&txn, &record)?));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Deliveries, newest first, strictly older than `before` when given.
+    pub fn list_deliveries(
+        &self,
+        before: Option<Ulid>,
+        limit: usize,
+    ) -> Result<DeliveryPage, StoreError> {
+        let db = self.db()?;
+        let txn = db.begin_read()?;
+        let deliveries = txn.open_table(DELIVERIES)?;
+        let mut out = Vec::new();
+        let mut more = false;
+        for entry in deliveries.range(..before.map_or(u128::MAX, |b| b.0))?.rev() {
+            let (_, value) = entry?;
+            if out.len() == limit {
+                more = true;
+                break;
+            }
+            let record: DeliveryRecord = serde_json::from_slice(value.value())?;
+            let attempts = read_attempts(&txn, &record)?;
+            out.push((record.event_id, record.view(attempts)));
+        }
+        let next = if more {
+            out.last().map(|(_, d)| d.id)
+        } else {
+            None
+        };
+        Ok(DeliveryPage {
+            items: out,
+            next_cursor: next,
+        })
+    }
+
+    pub fn delivery(&self, id: Ulid) -> Result<Option<DeliveryRecord>, StoreError> {
+        let db = self.db()?;
+        let txn = db.begin_read()?;
+        read_delivery(&txn, id)
+    }
+
+    /// Up to `limit` deliveries to `target` due at `now_ms` or before, earliest first.
+    pub fn due(&self, target: &str, now_ms: u64, limit: usize) -> Result<Vec<Ulid>, StoreError> {
+        let db = self.db()?;
+        let txn = db.begin_read()?;
+        let pending = txn.open_table(PENDING)?;
+        let mut out = Vec::new();
+        for entry in pending
+            .range((target, 0, 0)..=(target, now_ms, u128::MAX))?
+            .take(limit)
+        {
+            let (key, _) = entry?;
+            out.push(Ulid(key.value().2));
+        }
+        Ok(out)
+    }
+
+    /// Every target with deliveries waiting, with its earliest due time (unix ms). Reads one key
+    /// per target, jumping over the rest, so a target with a long queue costs the same as one
+    /// with a single delivery.
+    pub fn pending_targets(&self) -> Result<Vec<(String, u64)>, StoreError> {
+        let db = self.db()?;
+        let txn = db.begin_read()?;
+        let pending = txn.open_table(PENDING)?;
+        let mut out: Vec<(String, u64)> = Vec::new();
+        let mut next = pending.first()?.map(|(k, _)| {
+            let (target, due, _) = k.value();
+            (target.to_owned(), due)
+        });
+        while let Some((target, due)) = next.take() {
+            // The smallest key after every key of `target`: the same name with a NUL appended.
+            let after = format!("{target}\0");
+            next = pending
+                .range((after.as_str(), 0, 0)..)?
+                .next()
+                .transpose()?
+                .map(|(k, _)| {
+                    let (t, d, _) = k.value();
+                    (t.to_owned(), d)
+                });
+            out.push((target, due));
+        }
+        Ok(out)
+    }
+
+    /// Attempts under way (or cut off by a crash): delivery id and start (unix ms).
+    pub fn in_flight(&self) -> Result<Vec<(Ulid, u64)>, StoreError> {
+        let db = self.db()?;
+        let txn = db.begin_read()?;
+        let inflight = txn.open_table(INFLIGHT)?;
+        inflight
+            .iter()?
+            .map(|e| {
+                e.map(|(k, v)| (Ulid(k.value()), v.value()))
+                    .map_err(Into::into)
+            })
+            .collect()
+    }
+}
+
+fn read_delivery(txn: &ReadTransaction, id: Ulid) -> Result<Option<DeliveryRecord>, StoreError> {
+    let deliveries = txn.open_table(DELIVERIES)?;
+    match deliveries.get(id.0)? {
+        Some(v) => Ok(Some(serde_json::from_slice(v.value())?)),
+        None => Ok(None),
+    }
+}
+
+fn read_attempts(
+    txn: &ReadTransaction,
+    record: &DeliveryRecord,
+) -> Result<Vec<Attempt>, StoreError> {
+    let attempts = txn.open_table(ATTEMPTS)?;
+    let mut out = Vec::with_capacity(record.attempt_count as usize);
+    for entry in attempts.range((record.id.0, 0)..=(record.id.0, u32::MAX))? {
+        let (_, value) = entry?;
+        out.push(serde_json::from_slice(value.value())?);
+    }
+    Ok(out)
 }

@@ -20,6 +20,19 @@ pub const LOG: TableDefinition<u64, &[u8]> = TableDefinition::new("log");
 /// `route \n dedupe_key` → the newest event that carried that key.
 pub const DEDUPE: TableDefinition<&str, u128> = TableDefinition::new("dedupe");
 
+/// Delivery id → JSON [`DeliveryRecord`](crate::model::DeliveryRecord).
+pub const DELIVERIES: TableDefinition<u128, &[u8]> = TableDefinition::new("deliveries");
+/// (delivery id, attempt number) → JSON [`Attempt`](crate::model::Attempt).
+pub const ATTEMPTS: TableDefinition<(u128, u32), &[u8]> = TableDefinition::new("attempts");
+/// (event id, delivery id): an event's deliveries.
+pub const BY_EVENT: TableDefinition<(u128, u128), ()> = TableDefinition::new("deliveries_by_event");
+/// The outbox: (target, due unix ms, delivery id) for every delivery waiting for an attempt, so
+/// the relay reads what is due per target by key range and the queue never lives in memory.
+pub const PENDING: TableDefinition<(&str, u64, u128), ()> = TableDefinition::new("pending");
+/// Delivery id → attempt start (unix ms) for attempts under way; after a crash each becomes an
+/// `interrupted` attempt.
+pub const INFLIGHT: TableDefinition<u128, u64> = TableDefinition::new("in_flight");
+
 pub const KEY_SCHEMA: &str = "schema_version";
 pub const KEY_LOG_SEQ: &str = "log_seq";
 pub const KEY_EVENTS: &str = "events";
@@ -46,6 +59,11 @@ pub fn init(db: &Database) -> Result<u64, StoreError> {
         txn.open_table(BODIES)?;
         txn.open_table(LOG)?;
         txn.open_table(DEDUPE)?;
+        txn.open_table(DELIVERIES)?;
+        txn.open_table(ATTEMPTS)?;
+        txn.open_table(BY_EVENT)?;
+        txn.open_table(PENDING)?;
+        txn.open_table(INFLIGHT)?;
         meta.get(KEY_LOG_SEQ)?.map(|v| v.value()).unwrap_or(0)
     };
     txn.commit()?;

@@ -20,6 +20,9 @@ fn capture(route: &str, body: &'static [u8], dedupe: Option<&str>) -> Capture {
         resend_of: None,
         verification: Verification::bare(None, Verdict::Unsigned),
         secret_headers: Vec::new(),
+        targets: Vec::new(),
+        drop_duplicate: false,
+        proxy: false,
     }
 }
 

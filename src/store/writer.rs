@@ -1,20 +1,21 @@
 //! The one thread that writes the history, with group commit: it drains every waiting request
 //! into one write transaction, commits once, then answers each sender.
 
-use super::tables::{self, BODIES, DEDUPE, EVENTS, KEY_EVENTS, KEY_LOG_SEQ, LOG, META};
+use super::apply::{Decision, Planned, Tables};
 use super::{CommitMode, Store, StoreError};
-use crate::model::{EventMeta, Header, Lifecycle, Timestamp, Verification};
+use crate::model::{
+    Attempt, DeliveryRecord, DeliveryState, EventMeta, Header, Lifecycle, SendMode, Timestamp,
+    Verification,
+};
 use bytes::Bytes;
-use redb::{Database, Durability, ReadableTable, WriteTransaction};
+use redb::{Database, Durability};
 use tokio::sync::{mpsc, oneshot};
 use ulid::Ulid;
 
 /// Requests taken into one transaction at most; bounds commit latency under a burst.
 const MAX_BATCH: usize = 1024;
-/// Oldest events pruned per transaction, so lowering `max_events` never stalls capture.
-const MAX_PRUNE: u64 = 1024;
 
-/// A request to record, as the receiver saw it. The writer assigns the id.
+/// A request to record, as the receiver saw it, and where it goes. The writer assigns the ids.
 #[derive(Debug, Clone)]
 pub struct Capture {
     pub received_at: Timestamp,
@@ -31,21 +32,71 @@ pub struct Capture {
     pub resend_of: Option<Ulid>,
     pub verification: Verification,
     pub secret_headers: Vec<String>,
+    /// One delivery per target, in order.
+    pub targets: Vec<CaptureTarget>,
+    /// `dedupe = "drop"`: a duplicate is recorded but not delivered.
+    pub drop_duplicate: bool,
+    /// `respond = "proxy"`: the first delivery is made in flight at once, by the receiver itself.
+    pub proxy: bool,
+}
+
+/// A target a captured event goes to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaptureTarget {
+    pub name: String,
+    /// The id the consumer will see, when it is the sender's (a passed-through delivery);
+    /// `None`: the delivery's own id.
+    pub wire_id: Option<String>,
 }
 
 /// What the writer made of a [`Capture`] once it is on disk.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Captured {
     pub id: Ulid,
     pub duplicate_of: Option<Ulid>,
+    /// The deliveries queued (the first one in flight for a proxy route).
+    pub deliveries: Vec<DeliveryRecord>,
 }
 
+/// A replay to make: of which event, to where, how.
+#[derive(Debug, Clone)]
+pub struct ReplayRequest {
+    pub event_id: Ulid,
+    pub targets: Vec<Planned>,
+    pub mode: SendMode,
+    pub duplicate: bool,
+    /// Who asked: `cli`, `api`, `interface`.
+    pub actor: String,
+}
+
+type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
+
 enum Op {
-    Capture(Box<Capture>, oneshot::Sender<Result<Captured, StoreError>>),
-    Log(
-        Box<Lifecycle>,
-        Option<oneshot::Sender<Result<(), StoreError>>>,
-    ),
+    Capture(Box<Capture>, Reply<Captured>),
+    Log(Box<Lifecycle>, Reply<()>),
+    Replay(Box<ReplayRequest>, Reply<Vec<DeliveryRecord>>),
+    Begin(Vec<Ulid>, Timestamp, Reply<Vec<DeliveryRecord>>),
+    Finish(Ulid, Box<Attempt>, Decision, Reply<()>),
+}
+
+impl Op {
+    fn fail(self, error: &str) {
+        let e = || StoreError::CommitFailed(error.to_owned());
+        match self {
+            Op::Capture(_, r) => drop(r.send(Err(e()))),
+            Op::Log(_, r) | Op::Finish(_, _, _, r) => drop(r.send(Err(e()))),
+            Op::Replay(_, r) | Op::Begin(_, _, r) => drop(r.send(Err(e()))),
+        }
+    }
+}
+
+/// What an op produced, handed to its sender after the commit.
+enum Done {
+    Captured(Captured),
+    Unit,
+    Deliveries(Vec<DeliveryRecord>),
+    /// Refused without touching the history (the rest of the batch commits).
+    Refused(StoreError),
 }
 
 /// Handle to the writer thread. The thread ends once every handle is dropped and its queue is
@@ -56,30 +107,55 @@ pub struct Writer {
 }
 
 impl Writer {
-    /// Records an event and its `event.received` line; returns once both are durable.
-    pub async fn capture(&self, capture: Capture) -> Result<Captured, StoreError> {
+    async fn call<T>(&self, op: impl FnOnce(Reply<T>) -> Op) -> Result<T, StoreError> {
         let (reply, done) = oneshot::channel();
         self.tx
-            .send(Op::Capture(Box::new(capture), reply))
+            .send(op(reply))
             .await
             .map_err(|_| StoreError::WriterGone)?;
         done.await.map_err(|_| StoreError::WriterGone)?
     }
 
+    /// Records an event, its deliveries and their lifecycle lines; returns once all are durable.
+    pub async fn capture(&self, capture: Capture) -> Result<Captured, StoreError> {
+        self.call(|r| Op::Capture(Box::new(capture), r)).await
+    }
+
     /// Appends a lifecycle record that belongs to no stored change (a rejection, a reload).
     pub async fn log(&self, record: Lifecycle) -> Result<(), StoreError> {
-        let (reply, done) = oneshot::channel();
-        self.tx
-            .send(Op::Log(Box::new(record), Some(reply)))
+        self.call(|r| Op::Log(Box::new(record), r)).await
+    }
+
+    /// Queues replays of an event, with `event.replayed` and audit records.
+    pub async fn replay(&self, request: ReplayRequest) -> Result<Vec<DeliveryRecord>, StoreError> {
+        self.call(|r| Op::Replay(Box::new(request), r)).await
+    }
+
+    /// Marks pending deliveries in flight; returns those that still were pending. Durable before
+    /// the attempt starts, so an attempt cut off by a crash is recorded as `interrupted`.
+    pub async fn begin_attempts(
+        &self,
+        ids: Vec<Ulid>,
+        started: Timestamp,
+    ) -> Result<Vec<DeliveryRecord>, StoreError> {
+        self.call(|r| Op::Begin(ids, started, r)).await
+    }
+
+    /// Records an attempt and what follows (success, failure, death or the next try).
+    pub async fn finish_attempt(
+        &self,
+        delivery: Ulid,
+        attempt: Attempt,
+        decision: Decision,
+    ) -> Result<(), StoreError> {
+        self.call(|r| Op::Finish(delivery, Box::new(attempt), decision, r))
             .await
-            .map_err(|_| StoreError::WriterGone)?;
-        done.await.map_err(|_| StoreError::WriterGone)?
     }
 }
 
 pub(super) fn spawn(store: Store) -> Result<Writer, StoreError> {
     let (tx, rx) = mpsc::channel(MAX_BATCH * 4);
-    let last_id = store.last_event_id()?.unwrap_or(Ulid::nil());
+    let last_id = store.newest_id()?;
     std::thread::Builder::new()
         .name("hooklens-writer".into())
         .spawn(move || WriterLoop::new(store, last_id).run(rx))?;
@@ -117,22 +193,19 @@ impl WriterLoop {
 
     fn commit(&mut self, batch: &mut Vec<Op>) {
         let last_id = self.last_id;
-        let result = self
-            .store
-            .db()
-            .and_then(|db| self.write(&db, batch).map(|r| (r, db)));
+        let result = self.store.db().and_then(|db| self.write(&db, batch));
         match result {
-            Ok(((results, head), _db)) => {
+            Ok((done, head)) => {
                 self.store.shared.log_head.send_replace(head);
-                for (op, result) in batch.drain(..).zip(results) {
-                    match op {
-                        Op::Capture(_, reply) => {
-                            let _ = reply.send(Ok(result.expect("capture result")));
+                for (op, done) in batch.drain(..).zip(done) {
+                    match (op, done) {
+                        (Op::Capture(_, r), Done::Captured(c)) => drop(r.send(Ok(c))),
+                        (Op::Log(_, r) | Op::Finish(_, _, _, r), _) => drop(r.send(Ok(()))),
+                        (Op::Replay(_, r) | Op::Begin(_, _, r), Done::Deliveries(d)) => {
+                            drop(r.send(Ok(d)))
                         }
-                        Op::Log(_, Some(reply)) => {
-                            let _ = reply.send(Ok(()));
-                        }
-                        Op::Log(_, None) => {}
+                        (Op::Replay(_, r), Done::Refused(e)) => drop(r.send(Err(e))),
+                        (op, _) => op.fail("internal: mismatched write result"),
                     }
                 }
             }
@@ -142,15 +215,7 @@ impl WriterLoop {
                 tracing::error!(%error, "history commit failed; reopening the database");
                 let message = error.to_string();
                 for op in batch.drain(..) {
-                    match op {
-                        Op::Capture(_, reply) => {
-                            let _ = reply.send(Err(StoreError::CommitFailed(message.clone())));
-                        }
-                        Op::Log(_, Some(reply)) => {
-                            let _ = reply.send(Err(StoreError::CommitFailed(message.clone())));
-                        }
-                        Op::Log(_, None) => {}
-                    }
+                    op.fail(&message);
                 }
                 if let Err(error) = self.store.reopen() {
                     tracing::error!(%error, "reopening the history failed; will retry");
@@ -176,71 +241,136 @@ impl WriterLoop {
     }
 
     /// Writes the batch in one transaction. Returns per-op results and the new log head.
-    #[allow(clippy::type_complexity)]
-    fn write(
-        &mut self,
-        db: &Database,
-        batch: &[Op],
-    ) -> Result<(Vec<Option<Captured>>, u64), StoreError> {
+    fn write(&mut self, db: &Database, batch: &[Op]) -> Result<(Vec<Done>, u64), StoreError> {
         let mut txn = db.begin_write()?;
         txn.set_durability(Durability::Immediate)?;
         txn.set_two_phase_commit(self.store.options().commit_mode == CommitMode::TwoPhase);
-        let mut results = Vec::with_capacity(batch.len());
+        let mut done = Vec::with_capacity(batch.len());
         let head = {
-            let mut meta = txn.open_table(META)?;
-            let mut events = txn.open_table(EVENTS)?;
-            let mut bodies = txn.open_table(BODIES)?;
-            let mut log = txn.open_table(LOG)?;
-            let mut dedupe = txn.open_table(DEDUPE)?;
-            let mut seq = meta.get(KEY_LOG_SEQ)?.map(|v| v.value()).unwrap_or(0);
-            let mut count = meta.get(KEY_EVENTS)?.map(|v| v.value()).unwrap_or(0);
+            let mut t = Tables::open(&txn)?;
             for op in batch {
-                match op {
-                    Op::Capture(capture, _) => {
-                        let id = self.next_id();
-                        let duplicate_of = match &capture.dedupe_key {
-                            Some(key) => {
-                                let key = tables::dedupe_key(&capture.route, key);
-                                // The index keeps the newest carrier of each key, so it can be
-                                // dropped exactly when that event is pruned.
-                                dedupe
-                                    .insert(key.as_str(), id.0)?
-                                    .map(|previous| Ulid(previous.value()))
-                            }
-                            None => None,
-                        };
-                        let meta = event_meta(id, capture, duplicate_of);
-                        seq += 1;
-                        let received = Lifecycle::received(&meta);
-                        log.insert(seq, serde_json::to_vec(&received)?.as_slice())?;
-                        events.insert(id.0, tables::encode_event(seq, &meta)?.as_slice())?;
-                        bodies.insert(id.0, capture.body.as_ref())?;
-                        count += 1;
-                        results.push(Some(Captured { id, duplicate_of }));
-                    }
-                    Op::Log(record, _) => {
-                        seq += 1;
-                        log.insert(seq, serde_json::to_vec(&**record)?.as_slice())?;
-                        results.push(None);
+                done.push(self.apply(&mut t, op)?);
+            }
+            t.close(self.store.options().max_events)?
+        };
+        txn.commit()?;
+        Ok((done, head))
+    }
+
+    fn apply(&mut self, t: &mut Tables<'_>, op: &Op) -> Result<Done, StoreError> {
+        let now = crate::model::now();
+        Ok(match op {
+            Op::Capture(capture, _) => Done::Captured(self.capture(t, capture)?),
+            Op::Log(record, _) => {
+                t.log(record)?;
+                Done::Unit
+            }
+            Op::Replay(request, _) => {
+                if !t.event_exists(request.event_id)? {
+                    return Ok(Done::Refused(StoreError::NoSuchEvent(request.event_id)));
+                }
+                let mut made = Vec::with_capacity(request.targets.len());
+                for planned in &request.targets {
+                    let id = self.next_id();
+                    let record = t.replay(
+                        request.event_id,
+                        planned,
+                        id,
+                        request.mode,
+                        request.duplicate,
+                        now,
+                    )?;
+                    t.log(&Lifecycle::Audit {
+                        at: now,
+                        actor: request.actor.clone(),
+                        action: if request.duplicate {
+                            "duplicate"
+                        } else {
+                            "replay"
+                        }
+                        .into(),
+                        event_id: Some(request.event_id),
+                        delivery_id: Some(id),
+                        target: Some(planned.target.clone()),
+                    })?;
+                    made.push(record);
+                }
+                Done::Deliveries(made)
+            }
+            Op::Begin(ids, started, _) => {
+                let mut begun = Vec::with_capacity(ids.len());
+                for id in ids {
+                    if let Some(record) = t.begin_attempt(*id, *started)? {
+                        begun.push(record);
                     }
                 }
+                Done::Deliveries(begun)
             }
-            let max = self.store.options().max_events;
-            if count > max {
-                count -= prune(&mut events, &mut bodies, &mut dedupe, &mut log, count - max)?;
+            Op::Finish(id, attempt, decision, _) => {
+                t.finish_attempt(*id, attempt, *decision, now)?;
+                Done::Unit
             }
-            meta.insert(KEY_LOG_SEQ, seq)?;
-            meta.insert(KEY_EVENTS, count)?;
-            seq
+        })
+    }
+
+    fn capture(&mut self, t: &mut Tables<'_>, c: &Capture) -> Result<Captured, StoreError> {
+        let id = self.next_id();
+        let duplicate_of = match &c.dedupe_key {
+            Some(key) => t.dedupe(&c.route, key, id)?,
+            None => None,
         };
-        commit(txn)?;
-        Ok((results, head))
+        let meta = event_meta(id, c, duplicate_of);
+        t.insert_event(&meta, &c.body)?;
+        let mut deliveries = Vec::new();
+        if duplicate_of.is_some() && c.drop_duplicate {
+            return Ok(Captured {
+                id,
+                duplicate_of,
+                deliveries,
+            });
+        }
+        for (i, target) in c.targets.iter().enumerate() {
+            let delivery = self.next_id();
+            let proxied = c.proxy && i == 0;
+            let record = DeliveryRecord {
+                id: delivery,
+                event_id: id,
+                target: target.name.clone(),
+                url: None,
+                state: DeliveryState::Queued,
+                replay_of: None,
+                next_attempt_at: Some(c.received_at),
+                wire_id: target
+                    .wire_id
+                    .clone()
+                    .unwrap_or_else(|| delivery.to_string()),
+                mode: SendMode::Target,
+                duplicate: false,
+                proxy: proxied,
+                attempt_count: 0,
+            };
+            t.queue(&record, c.received_at)?;
+            let record = if proxied {
+                // The receiver makes this attempt itself, so it never waits in the outbox.
+                t.begin_attempt(delivery, c.received_at)?.unwrap_or(record)
+            } else {
+                record
+            };
+            deliveries.push(record);
+        }
+        Ok(Captured {
+            id,
+            duplicate_of,
+            deliveries,
+        })
     }
 }
 
-fn commit(txn: WriteTransaction) -> Result<(), StoreError> {
-    txn.commit()?;
-    Ok(())
+impl Capture {
+    /// The event as it is stored under `id`.
+    pub fn meta(&self, id: Ulid, duplicate_of: Option<Ulid>) -> EventMeta {
+        event_meta(id, self, duplicate_of)
+    }
 }
 
 fn event_meta(id: Ulid, c: &Capture, duplicate_of: Option<Ulid>) -> EventMeta {
@@ -262,47 +392,4 @@ fn event_meta(id: Ulid, c: &Capture, duplicate_of: Option<Ulid>) -> EventMeta {
         verification: c.verification.clone(),
         secret_headers: c.secret_headers.clone(),
     }
-}
-
-/// Removes up to `excess` (at most [`MAX_PRUNE`]) oldest events with their bodies, dedupe entries
-/// and the log records older than the oldest event kept. Returns how many events went.
-fn prune(
-    events: &mut redb::Table<u128, &[u8]>,
-    bodies: &mut redb::Table<u128, &[u8]>,
-    dedupe: &mut redb::Table<&str, u128>,
-    log: &mut redb::Table<u64, &[u8]>,
-    excess: u64,
-) -> Result<u64, StoreError> {
-    let n = excess.min(MAX_PRUNE);
-    let mut doomed = Vec::with_capacity(n as usize);
-    for entry in events.iter()?.take(n as usize) {
-        let (key, value) = entry?;
-        let (_, meta) = tables::decode_event(value.value())?;
-        doomed.push((key.value(), meta.route, meta.dedupe_key));
-    }
-    for (id, route, key) in &doomed {
-        events.remove(id)?;
-        bodies.remove(id)?;
-        if let Some(key) = key {
-            let key = tables::dedupe_key(route, key);
-            let points_here = dedupe.get(key.as_str())?.map(|v| v.value()) == Some(*id);
-            if points_here {
-                dedupe.remove(key.as_str())?;
-            }
-        }
-    }
-    let keep_from = match events.first()? {
-        Some((_, value)) => tables::event_seq(value.value()),
-        None => 0,
-    };
-    // Everything logged before the oldest kept event describes pruned events (or is older).
-    let stale: Vec<u64> = log
-        .range(..keep_from)?
-        .take(MAX_PRUNE as usize * 8)
-        .map(|e| e.map(|(k, _)| k.value()))
-        .collect::<Result<_, _>>()?;
-    for seq in stale {
-        log.remove(seq)?;
-    }
-    Ok(doomed.len() as u64)
 }

@@ -2,6 +2,8 @@
 //! `127.0.0.1:0`, and a real HTTP client.
 #![allow(dead_code)]
 
+pub mod consumer;
+
 use hooklens::app::{Instance, ListenOptions};
 use hooklens::config::{self, Config};
 use hooklens::model::EventDetail;

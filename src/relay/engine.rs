@@ -1,0 +1,372 @@
+//! The delivery engine: one task that owns the outbox's progress. It reads what is due per target
+//! from the store (the queue lives in redb, never in memory), respects each target's concurrency,
+//! circuit and pause, and hands attempts to tasks whose results come back as messages.
+
+use super::attempt::{self, Clients, Limits};
+use super::health::{Gate, Health, HealthReport, HealthState};
+use super::policy::{self, Next, Outcome};
+use super::request;
+use crate::live::LiveRx;
+use crate::model::{DeliveryRecord, Lifecycle, Timestamp, now};
+use crate::store::{Decision, Store, Writer};
+use std::collections::HashMap;
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
+
+/// How long to wait before reading the store again after it failed to answer.
+const STORE_RETRY: Duration = Duration::from_millis(500);
+
+/// What other parts ask of the engine.
+pub(super) enum Intent {
+    /// An attempt made outside the engine (a proxy route's), for the target's health.
+    Observed(Observation),
+    Pause(String, bool, oneshot::Sender<bool>),
+    Health(oneshot::Sender<Vec<HealthReport>>),
+}
+
+/// An attempt's result as health sees it.
+#[derive(Debug, Clone)]
+pub(super) struct Observation {
+    pub target: String,
+    pub ok: bool,
+    pub fault: bool,
+    pub latency_ms: u64,
+    pub error: Option<String>,
+    /// Came from the engine's own task (frees a concurrency slot).
+    pub owned: bool,
+}
+
+#[derive(Default)]
+struct TargetState {
+    health: Health,
+    in_flight: usize,
+    reported: Option<HealthState>,
+}
+
+pub(super) struct Engine {
+    pub store: Store,
+    pub writer: Writer,
+    pub live: LiveRx,
+    pub clients: Clients,
+    pub intents: mpsc::Receiver<Intent>,
+    pub done_tx: mpsc::Sender<Intent>,
+    targets: HashMap<String, TargetState>,
+}
+
+impl Engine {
+    pub fn new(
+        store: Store,
+        writer: Writer,
+        live: LiveRx,
+        clients: Clients,
+        intents: mpsc::Receiver<Intent>,
+        done_tx: mpsc::Sender<Intent>,
+    ) -> Self {
+        Engine {
+            store,
+            writer,
+            live,
+            clients,
+            intents,
+            done_tx,
+            targets: HashMap::new(),
+        }
+    }
+
+    pub async fn run(mut self) {
+        self.recover().await;
+        let mut log = self.store.subscribe_log();
+        let mut live = self.live.clone();
+        loop {
+            let wake_at = self.dispatch().await;
+            let sleep = async {
+                match wake_at {
+                    Some(at) => tokio::time::sleep_until(at).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                changed = log.changed() => if changed.is_err() { break },
+                intent = self.intents.recv() => match intent {
+                    Some(intent) => self.handle(intent).await,
+                    None => break,
+                },
+                _ = live.changed() => {}
+                _ = sleep => {}
+            }
+        }
+    }
+
+    /// Deliveries that were in flight when hooklens last stopped: each gets an `interrupted`
+    /// attempt, then retries by its policy.
+    async fn recover(&mut self) {
+        let in_flight = match self.store.in_flight() {
+            Ok(list) => list,
+            Err(error) => {
+                tracing::error!(%error, "cannot read interrupted deliveries");
+                return;
+            }
+        };
+        for (id, started_ms) in in_flight {
+            let Ok(Some(record)) = self.store.delivery(id) else {
+                continue;
+            };
+            let n = record.attempt_count + 1;
+            let attempt = attempt::interrupted(n, started_ms, now());
+            let retry = request::settings(&self.live.borrow().config, &record.target)
+                .map(|t| t.retry)
+                .unwrap_or_default();
+            let decision = if record.proxy {
+                // The sender of a proxied event heard an error; retrying is its job.
+                Decision::Failed
+            } else {
+                decide(n, Outcome::Error, None, &retry)
+            };
+            if let Err(error) = self.writer.finish_attempt(id, attempt, decision).await {
+                tracing::error!(%error, %id, "cannot record an interrupted attempt");
+            }
+        }
+    }
+
+    /// Starts every attempt that is due and allowed; returns when to look again at the latest.
+    async fn dispatch(&mut self) -> Option<Instant> {
+        let now = now();
+        let now_ms = now.unix_millis();
+        // Reads are short and never wait for the writer (redb's readers see the last commit).
+        let pending = match self.store.pending_targets() {
+            Ok(pending) => pending,
+            Err(error) => {
+                tracing::warn!(%error, "cannot read the outbox");
+                return Some(Instant::now() + STORE_RETRY);
+            }
+        };
+        let live = self.live.borrow().clone();
+        let task = self.task();
+        let mut earliest: Option<i64> = None;
+        let mut soonest = |at: i64| earliest = Some(earliest.map_or(at, |e: i64| e.min(at)));
+        for (name, due) in pending {
+            let Some(target) = request::settings(&live.config, &name) else {
+                continue; // no longer configured: its deliveries wait for it to return
+            };
+            let state = self.targets.entry(name.clone()).or_default();
+            let free = match state.health.gate(now_ms) {
+                Gate::Paused => continue,
+                Gate::ClosedUntil(at) => {
+                    soonest(at);
+                    continue;
+                }
+                Gate::Probe => usize::from(state.in_flight == 0),
+                Gate::Open => (target.concurrency as usize).saturating_sub(state.in_flight),
+            };
+            let due = i64::try_from(due).unwrap_or(i64::MAX);
+            if due > now_ms {
+                soonest(due);
+                continue;
+            }
+            if free == 0 {
+                continue; // a finishing attempt wakes us
+            }
+            let ids = match self.store.due(&name, now_ms as u64, free) {
+                Ok(ids) => ids,
+                Err(error) => {
+                    tracing::warn!(%error, "cannot read the outbox");
+                    continue;
+                }
+            };
+            let begun = match self.writer.begin_attempts(ids, now).await {
+                Ok(begun) => begun,
+                Err(error) => {
+                    tracing::warn!(%error, "cannot start attempts");
+                    soonest(now_ms + STORE_RETRY.as_millis() as i64);
+                    continue;
+                }
+            };
+            for record in begun {
+                state.in_flight += 1;
+                tokio::spawn(deliver(task.clone(), record, target.clone()));
+            }
+        }
+        earliest.map(|at| {
+            let wait = u64::try_from(at - now_ms).unwrap_or(0);
+            Instant::now() + Duration::from_millis(wait)
+        })
+    }
+
+    fn task(&self) -> Task {
+        Task {
+            store: self.store.clone(),
+            writer: self.writer.clone(),
+            live: self.live.clone(),
+            clients: self.clients.clone(),
+            done: self.done_tx.clone(),
+        }
+    }
+
+    async fn handle(&mut self, intent: Intent) {
+        match intent {
+            Intent::Observed(o) => self.observe(o).await,
+            Intent::Pause(target, paused, reply) => {
+                let state = self.targets.entry(target.clone()).or_default();
+                state.health.paused = paused;
+                let _ = reply.send(true);
+                self.report_change(&target).await;
+            }
+            Intent::Health(reply) => {
+                let live = self.live.borrow().clone();
+                let mut names: Vec<String> =
+                    live.config.targets.iter().map(|t| t.name.clone()).collect();
+                for name in self.targets.keys() {
+                    if !names.contains(name) {
+                        names.push(name.clone());
+                    }
+                }
+                let reports = names
+                    .iter()
+                    .map(|n| {
+                        let state = self.targets.get(n);
+                        state.map_or_else(
+                            || Health::default().report(n, 0),
+                            |s| s.health.report(n, s.in_flight),
+                        )
+                    })
+                    .collect();
+                let _ = reply.send(reports);
+            }
+        }
+    }
+
+    async fn observe(&mut self, o: Observation) {
+        let circuit = request::settings(&self.live.borrow().config, &o.target)
+            .map(|t| t.circuit)
+            .unwrap_or_default();
+        let state = self.targets.entry(o.target.clone()).or_default();
+        if o.owned {
+            state.in_flight = state.in_flight.saturating_sub(1);
+        }
+        state
+            .health
+            .record(o.ok, o.fault, o.latency_ms, o.error, now(), &circuit);
+        self.report_change(&o.target).await;
+    }
+
+    /// Logs `endpoint.health_changed` when a target's state moved.
+    async fn report_change(&mut self, target: &str) {
+        let Some(state) = self.targets.get_mut(target) else {
+            return;
+        };
+        let current = state.health.state();
+        let before = state.reported.replace(current);
+        if before.unwrap_or(HealthState::Healthy) != current {
+            let record = Lifecycle::HealthChanged {
+                at: now(),
+                target: target.to_owned(),
+                state: current.as_str().to_owned(),
+            };
+            let _ = self.writer.log(record).await;
+        }
+    }
+}
+
+/// What an attempt task needs.
+#[derive(Clone)]
+pub(super) struct Task {
+    pub store: Store,
+    pub writer: Writer,
+    pub live: LiveRx,
+    pub clients: Clients,
+    pub done: mpsc::Sender<Intent>,
+}
+
+/// One attempt of one delivery, start to finish.
+async fn deliver(task: Task, record: DeliveryRecord, target: crate::config::TargetConfig) {
+    let n = record.attempt_count + 1;
+    let (attempt, outcome, retry_after, latency) = match task.store.get_event(record.event_id) {
+        Ok(Some((meta, body))) => {
+            let live = task.live.borrow().clone();
+            let out = request::build(
+                &live,
+                &target,
+                &record,
+                &meta,
+                body.into(),
+                now().unix_secs(),
+            );
+            let sent = attempt::send(&task.clients, out, n, limits(&target, None)).await;
+            let latency = sent.attempt.duration_ms;
+            (sent.attempt, sent.outcome, sent.retry_after, latency)
+        }
+        Ok(None) => {
+            // Pruned while queued: nothing left to send.
+            let mut a = attempt::interrupted(n, now().unix_millis() as u64, now());
+            a.error = Some("event_pruned".into());
+            a.note = None;
+            (a, Outcome::Status(410), None, 0)
+        }
+        Err(error) => {
+            tracing::warn!(%error, "cannot read an event to deliver; will retry");
+            let mut a = attempt::interrupted(n, now().unix_millis() as u64, now());
+            a.error = Some("store_unavailable".into());
+            a.note = None;
+            (a, Outcome::Error, None, 0)
+        }
+    };
+    let decision = decide(n, outcome, retry_after, &target.retry);
+    let observation = Observation {
+        target: record.target.clone(),
+        ok: matches!(outcome, Outcome::Status(s) if (200..300).contains(&s)),
+        fault: is_fault(outcome),
+        latency_ms: latency,
+        error: attempt
+            .error
+            .clone()
+            .or_else(|| attempt.status.map(|s| format!("status {s}"))),
+        owned: true,
+    };
+    if let Err(error) = task
+        .writer
+        .finish_attempt(record.id, attempt, decision)
+        .await
+    {
+        // The delivery stays in flight on disk and is recovered at the next start.
+        tracing::error!(%error, delivery = %record.id, "cannot record an attempt");
+    }
+    let _ = task.done.send(Intent::Observed(observation)).await;
+}
+
+/// Failures that say the consumer is unreachable or failing (and open the circuit).
+pub(super) fn is_fault(outcome: Outcome) -> bool {
+    match outcome {
+        Outcome::Error => true,
+        Outcome::Status(s) => s >= 500 || s == 408 || s == 429,
+    }
+}
+
+pub(super) fn limits(target: &crate::config::TargetConfig, read_bytes: Option<usize>) -> Limits {
+    let keep = usize::try_from(target.max_response_bytes).unwrap_or(usize::MAX);
+    Limits {
+        timeout: Duration::from_millis(target.timeout_ms),
+        follow_redirects: target.follow_redirects,
+        keep_bytes: keep,
+        read_bytes: read_bytes.unwrap_or(keep).max(keep),
+    }
+}
+
+/// The policy's verdict as the store records it.
+pub(super) fn decide(
+    n: u32,
+    outcome: Outcome,
+    retry_after: Option<Duration>,
+    retry: &crate::config::RetryConfig,
+) -> Decision {
+    let jitter = getrandom::u32().map_or(0.5, |r| f64::from(r) / (f64::from(u32::MAX) + 1.0));
+    match policy::next(n, outcome, retry_after, retry, jitter) {
+        Next::Succeeded => Decision::Succeeded,
+        Next::Failed => Decision::Failed,
+        Next::Dead => Decision::Dead,
+        Next::RetryAfter(wait) => {
+            let at = now().unix_millis() + i64::try_from(wait.as_millis()).unwrap_or(i64::MAX / 2);
+            Decision::RetryAt(Timestamp::from_unix_millis(at))
+        }
+    }
+}

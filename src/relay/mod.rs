@@ -1,0 +1,132 @@
+//! The relay: delivers captured events to their targets, at least once, with every attempt on
+//! record — retries by policy, per-target concurrency, circuit breaker and pause, crash resume,
+//! passthrough or re-signing, replays, and the `proxy` answer mode.
+
+mod attempt;
+mod engine;
+mod health;
+mod policy;
+mod request;
+
+pub use attempt::Answer;
+pub use health::{HealthReport, HealthState};
+pub use policy::{Next, Outcome, next as next_step, parse_retry_after};
+pub use request::{settings as target_settings, target_url};
+
+use crate::live::LiveRx;
+use crate::model::{DeliveryRecord, EventMeta, now};
+use crate::store::{Decision, Store, Writer};
+use bytes::Bytes;
+use engine::{Engine, Intent, Observation};
+use tokio::sync::{mpsc, oneshot};
+
+/// Handle to the relay; cheap to clone.
+#[derive(Clone)]
+pub struct Relay {
+    intents: mpsc::Sender<Intent>,
+    writer: Writer,
+    live: LiveRx,
+    clients: attempt::Clients,
+}
+
+/// Why a proxied attempt has no answer to pass back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProxyError {
+    /// The consumer did not answer in time (the sender gets 504).
+    Timeout,
+    /// The consumer could not be reached (the sender gets 502); the error kind.
+    Unreachable(String),
+}
+
+impl Relay {
+    /// Starts the engine; it resumes every unfinished delivery in the store.
+    pub fn start(store: Store, writer: Writer, live: LiveRx) -> anyhow::Result<Relay> {
+        let clients = attempt::Clients::new()?;
+        let (tx, rx) = mpsc::channel(1024);
+        let engine = Engine::new(
+            store,
+            writer.clone(),
+            live.clone(),
+            clients.clone(),
+            rx,
+            tx.clone(),
+        );
+        tokio::spawn(engine.run());
+        Ok(Relay {
+            intents: tx,
+            writer,
+            live,
+            clients,
+        })
+    }
+
+    /// Pauses or resumes a target by hand; paused time costs no attempts.
+    pub async fn pause(&self, target: &str, paused: bool) -> bool {
+        let (reply, answer) = oneshot::channel();
+        let intent = Intent::Pause(target.to_owned(), paused, reply);
+        self.intents.send(intent).await.is_ok() && answer.await.unwrap_or(false)
+    }
+
+    /// Health of every target.
+    pub async fn health(&self) -> Vec<HealthReport> {
+        let (reply, answer) = oneshot::channel();
+        if self.intents.send(Intent::Health(reply)).await.is_err() {
+            return Vec::new();
+        }
+        answer.await.unwrap_or_default()
+    }
+
+    /// Makes the one attempt of a `proxy` route's delivery (already in flight on disk) and returns
+    /// the consumer's answer. That attempt ends the delivery whatever it answered: retrying is
+    /// the sender's job, so there are no doubles.
+    pub async fn proxy(
+        &self,
+        record: DeliveryRecord,
+        event: &EventMeta,
+        body: Bytes,
+        max_answer: usize,
+    ) -> Result<Answer, ProxyError> {
+        let live = self.live.borrow().clone();
+        let Some(target) = request::settings(&live.config, &record.target) else {
+            return Err(ProxyError::Unreachable("no_target".into()));
+        };
+        let out = request::build(&live, &target, &record, event, body, now().unix_secs());
+        let sent = attempt::send(
+            &self.clients,
+            out,
+            record.attempt_count + 1,
+            engine::limits(&target, Some(max_answer)),
+        )
+        .await;
+        let ok = matches!(sent.outcome, Outcome::Status(s) if (200..300).contains(&s));
+        let decision = if ok {
+            Decision::Succeeded
+        } else {
+            Decision::Failed
+        };
+        let error = sent.attempt.error.clone();
+        let observation = Observation {
+            target: record.target.clone(),
+            ok,
+            fault: engine::is_fault(sent.outcome),
+            latency_ms: sent.attempt.duration_ms,
+            error: error
+                .clone()
+                .or_else(|| sent.attempt.status.map(|s| format!("status {s}"))),
+            owned: false,
+        };
+        if let Err(e) = self
+            .writer
+            .finish_attempt(record.id, sent.attempt, decision)
+            .await
+        {
+            tracing::error!(error = %e, delivery = %record.id, "cannot record a proxied attempt");
+        }
+        let _ = self.intents.send(Intent::Observed(observation)).await;
+        match (sent.answer, error) {
+            (Some(answer), _) => Ok(answer),
+            (None, Some(kind)) if kind == "timeout" => Err(ProxyError::Timeout),
+            (None, kind) => Err(ProxyError::Unreachable(kind.unwrap_or_default())),
+        }
+    }
+}

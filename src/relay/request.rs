@@ -1,0 +1,231 @@
+//! The request a delivery sends: the target URL (with `append_path`) and the headers — the
+//! sender's own passed through byte for byte, or re-signed.
+
+use crate::config::{AppendPath, Config, SignScheme, TargetConfig};
+use crate::live::{self, Live};
+use crate::model::{DeliveryRecord, EventMeta, Header, SendMode};
+use crate::signature::{self, Secret};
+use bytes::Bytes;
+
+/// Headers that describe one hop, never forwarded (RFC 9110 §7.6.1), plus those the client sets.
+const HOP_BY_HOP: &[&str] = &[
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "host",
+    "content-length",
+];
+
+/// Everything needed to make one attempt.
+#[derive(Debug, Clone)]
+pub struct Outgoing {
+    pub method: String,
+    pub url: String,
+    pub headers: Vec<Header>,
+    pub body: Bytes,
+    /// Said in the attempt when the relay changed what the sender sent.
+    pub note: Option<String>,
+}
+
+/// The settings deliveries to `name` are made with: the configured target, or defaults for a
+/// replay to a URL (whose target is named by the URL). `None` when the target is no longer
+/// configured (its deliveries wait for it to return).
+pub fn settings(config: &Config, name: &str) -> Option<TargetConfig> {
+    match config.target(name) {
+        Some(t) => Some(t.clone()),
+        None if name.starts_with("http://") || name.starts_with("https://") => {
+            Some(TargetConfig::new(name, name))
+        }
+        None => None,
+    }
+}
+
+pub fn build(
+    live: &Live,
+    target: &TargetConfig,
+    record: &DeliveryRecord,
+    event: &EventMeta,
+    body: Bytes,
+    now_secs: i64,
+) -> Outgoing {
+    let rest = live.config.route_for(&event.path).rest;
+    let url = target_url(&target.url, target.append_path, rest, &event.query);
+    let original: Vec<Header> = event
+        .headers
+        .iter()
+        .filter(|h| !HOP_BY_HOP.contains(&h.name.as_str()))
+        .cloned()
+        .collect();
+    let id = record.wire_id.as_str();
+    let (headers, note) = match (record.mode, &target.sign.scheme) {
+        (SendMode::AsReceived, _) => (original, Some("sent as received (--as-received)".into())),
+        (_, SignScheme::Resign(name)) => {
+            let sign = &target.sign;
+            let scheme = live::scheme(
+                *name,
+                sign.header.as_deref(),
+                sign.prefix.as_deref(),
+                sign.encoding,
+                sign.timestamp_header.as_deref(),
+                sign.signed.as_deref(),
+            );
+            let secrets = live::secrets(&sign.secrets);
+            let signed = resign(original, &scheme, &secrets, &body, now_secs, id, event);
+            let note = format!("re-signed with the target's {} secret", scheme.name());
+            (signed, Some(note))
+        }
+        (SendMode::Target, SignScheme::Passthrough) => (original, None),
+        (SendMode::Replay, SignScheme::Passthrough) => match live.verifier(&event.route) {
+            Some(v) if !v.secrets().is_empty() => {
+                let note = format!(
+                    "re-signed with route {:?}'s {} secret and a fresh timestamp",
+                    event.route,
+                    v.scheme().name()
+                );
+                let signed = resign(
+                    original,
+                    v.scheme(),
+                    v.secrets(),
+                    &body,
+                    now_secs,
+                    id,
+                    event,
+                );
+                (signed, Some(note))
+            }
+            _ => (
+                original,
+                Some("sent as received: the route has no secret to re-sign with".into()),
+            ),
+        },
+    };
+    Outgoing {
+        method: event.method.clone(),
+        url,
+        headers,
+        body,
+        note,
+    }
+}
+
+/// The original headers without the scheme's own, then the freshly signed ones.
+fn resign(
+    original: Vec<Header>,
+    scheme: &signature::Scheme,
+    secrets: &[Secret],
+    body: &[u8],
+    now_secs: i64,
+    id: &str,
+    event: &EventMeta,
+) -> Vec<Header> {
+    let fresh = signature::sign(
+        scheme,
+        secrets,
+        body,
+        now_secs,
+        Some(id),
+        event.event_type.as_deref(),
+    );
+    let replaced = |name: &str| {
+        fresh.iter().any(|(n, _)| n.eq_ignore_ascii_case(name))
+            // GitHub's legacy SHA-1 signature would no longer match the re-signed request.
+            || name == "x-hub-signature"
+    };
+    let mut headers: Vec<Header> = original
+        .into_iter()
+        .filter(|h| !replaced(&h.name))
+        .collect();
+    headers.extend(
+        fresh
+            .into_iter()
+            .map(|(n, v)| Header::new(n, v.into_bytes())),
+    );
+    headers
+}
+
+/// `append_path`: with `Auto`, the request's path after the route prefix and its query are
+/// appended when the target URL's path is empty or `/`; the URL is used exactly otherwise.
+pub fn target_url(base: &str, append: AppendPath, rest: &str, query: &str) -> String {
+    let Ok(mut url) = reqwest::Url::parse(base) else {
+        // Validated when the configuration was loaded; a bad URL fails the attempt, visibly.
+        return base.to_owned();
+    };
+    let append = match append {
+        AppendPath::Always => true,
+        AppendPath::Never => false,
+        AppendPath::Auto => url.path().is_empty() || url.path() == "/",
+    };
+    if !append {
+        return url.into();
+    }
+    let mut path = url.path().trim_end_matches('/').to_owned();
+    if !rest.starts_with('/') {
+        path.push('/');
+    }
+    path.push_str(rest);
+    url.set_path(&path);
+    if !query.is_empty() {
+        let joined = match url.query() {
+            Some(q) if !q.is_empty() => format!("{q}&{query}"),
+            _ => query.to_owned(),
+        };
+        url.set_query(Some(&joined));
+    }
+    url.into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn append_path_table() {
+        use AppendPath::*;
+        let table = [
+            ("http://h:3000", Auto, "/a/b", "", "http://h:3000/a/b"),
+            (
+                "http://h:3000/",
+                Auto,
+                "/a/b",
+                "x=1",
+                "http://h:3000/a/b?x=1",
+            ),
+            (
+                "http://h:3000/hooks",
+                Auto,
+                "/a/b",
+                "x=1",
+                "http://h:3000/hooks",
+            ),
+            (
+                "http://h:3000/hooks",
+                Always,
+                "/a",
+                "x=1",
+                "http://h:3000/hooks/a?x=1",
+            ),
+            ("http://h:3000/", Never, "/a", "x=1", "http://h:3000/"),
+            ("http://h:3000", Auto, "", "", "http://h:3000/"),
+            ("http://h:3000", Auto, "", "q=1", "http://h:3000/?q=1"),
+            (
+                "http://h:3000/hooks?k=v",
+                Always,
+                "/a",
+                "x=1",
+                "http://h:3000/hooks/a?k=v&x=1",
+            ),
+            ("http://h:3000", Auto, "/a%20b", "", "http://h:3000/a%20b"),
+        ];
+        for (base, mode, rest, query, want) in table {
+            assert_eq!(
+                target_url(base, mode, rest, query),
+                want,
+                "{base} {mode:?} {rest} {query}"
+            );
+        }
+    }
+}
