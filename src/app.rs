@@ -199,6 +199,7 @@ impl Instance {
             reload.abort();
         }
         self.receiver.shutdown().await;
+        self.relay.shutdown(Duration::from_secs(5)).await;
         self.api.shutdown().await;
         self.data.remove_instance();
         drop(self.writer);

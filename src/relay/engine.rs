@@ -23,6 +23,8 @@ pub(super) enum Intent {
     Observed(Observation),
     Pause(String, bool, oneshot::Sender<bool>),
     Health(oneshot::Sender<Vec<HealthReport>>),
+    /// Start nothing new; answer once the attempts under way have finished.
+    Stop(oneshot::Sender<()>),
 }
 
 /// An attempt's result as health sees it.
@@ -89,6 +91,7 @@ impl Engine {
             tokio::select! {
                 changed = log.changed() => if changed.is_err() { break },
                 intent = self.intents.recv() => match intent {
+                    Some(Intent::Stop(reply)) => return self.drain(reply).await,
                     Some(intent) => self.handle(intent).await,
                     None => break,
                 },
@@ -96,6 +99,19 @@ impl Engine {
                 _ = sleep => {}
             }
         }
+    }
+
+    /// Waits for the attempts under way (each records its result), then answers.
+    async fn drain(mut self, reply: oneshot::Sender<()>) {
+        while self.targets.values().any(|t| t.in_flight > 0) {
+            match self.intents.recv().await {
+                Some(Intent::Observed(o)) => self.observe(o).await,
+                Some(Intent::Stop(other)) => drop(other.send(())),
+                Some(intent) => self.handle(intent).await,
+                None => break,
+            }
+        }
+        let _ = reply.send(());
     }
 
     /// Deliveries that were in flight when hooklens last stopped: each gets an `interrupted`
@@ -212,6 +228,7 @@ impl Engine {
                 let _ = reply.send(true);
                 self.report_change(&target).await;
             }
+            Intent::Stop(reply) => drop(reply.send(())),
             Intent::Health(reply) => {
                 let live = self.live.borrow().clone();
                 let mut names: Vec<String> =

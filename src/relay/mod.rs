@@ -67,6 +67,15 @@ impl Relay {
         self.intents.send(intent).await.is_ok() && answer.await.unwrap_or(false)
     }
 
+    /// Starts no new attempt and waits (at most `grace`) for those under way to be recorded;
+    /// any still running after that is recorded as `interrupted` at the next start.
+    pub async fn shutdown(&self, grace: std::time::Duration) {
+        let (reply, done) = oneshot::channel();
+        if self.intents.send(Intent::Stop(reply)).await.is_ok() {
+            let _ = tokio::time::timeout(grace, done).await;
+        }
+    }
+
     /// Health of every target.
     pub async fn health(&self) -> Vec<HealthReport> {
         let (reply, answer) = oneshot::channel();
