@@ -148,13 +148,13 @@ impl Instance {
         self.started_at_seq
     }
 
+    /// `{"type":"ready","receiver":...,"api":...}`, in that order.
     pub fn ready_line(&self) -> String {
-        serde_json::json!({
-            "type": "ready",
-            "receiver": self.receiver_addr().to_string(),
-            "api": self.api_addr().to_string(),
-        })
-        .to_string()
+        format!(
+            r#"{{"type":"ready","receiver":"{}","api":"{}"}}"#,
+            self.receiver_addr(),
+            self.api_addr()
+        )
     }
 
     fn watch_config(&self, path: PathBuf, forward: Vec<String>) -> anyhow::Result<JoinHandle<()>> {

@@ -22,13 +22,13 @@ pub fn print_list(items: &[EventSummary], json: bool) -> io::Result<()> {
     }
     writeln!(
         out,
-        "{:<26}  {:<23}  {:<12}  {:<7}  {:<30}  {:<24}  {:<10}  DELIVERIES",
+        "{:<26}  {:<24}  {:<12}  {:<7}  {:<30}  {:<24}  {:<10}  DELIVERIES",
         "ID", "RECEIVED", "ROUTE", "METHOD", "PATH", "TYPE", "VERDICT"
     )?;
     for e in items {
         writeln!(
             out,
-            "{:<26}  {:<23}  {:<12}  {:<7}  {:<30}  {:<24}  {:<10}  {}",
+            "{:<26}  {:<24}  {:<12}  {:<7}  {:<30}  {:<24}  {:<10}  {}",
             e.id.to_string(),
             e.received_at.to_string(),
             clip(&escape(&e.route), 12),
