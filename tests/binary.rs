@@ -64,6 +64,14 @@ impl Running {
     }
 }
 
+impl Drop for Running {
+    // A failing assertion must not leave an instance running behind the test.
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 fn read_lines(stdout: ChildStdout) -> mpsc::Receiver<String> {
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
