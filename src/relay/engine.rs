@@ -25,6 +25,8 @@ pub(super) enum Intent {
     Health(oneshot::Sender<Vec<HealthReport>>),
     /// Start nothing new; answer once the attempts under way have finished.
     Stop(oneshot::Sender<()>),
+    /// An attempt's result is on disk.
+    Recorded,
 }
 
 /// An attempt's result as health sees it.
@@ -54,6 +56,8 @@ pub(super) struct Engine {
     pub intents: mpsc::Receiver<Intent>,
     pub done_tx: mpsc::Sender<Intent>,
     targets: HashMap<String, TargetState>,
+    /// Attempts started whose result is not on disk yet.
+    unrecorded: usize,
 }
 
 impl Engine {
@@ -73,6 +77,7 @@ impl Engine {
             intents,
             done_tx,
             targets: HashMap::new(),
+            unrecorded: 0,
         }
     }
 
@@ -103,7 +108,7 @@ impl Engine {
 
     /// Waits for the attempts under way (each records its result), then answers.
     async fn drain(mut self, reply: oneshot::Sender<()>) {
-        while self.targets.values().any(|t| t.in_flight > 0) {
+        while self.unrecorded > 0 || self.targets.values().any(|t| t.in_flight > 0) {
             match self.intents.recv().await {
                 Some(Intent::Observed(o)) => self.observe(o).await,
                 Some(Intent::Stop(other)) => drop(other.send(())),
@@ -200,6 +205,7 @@ impl Engine {
             };
             for record in begun {
                 state.in_flight += 1;
+                self.unrecorded += 1;
                 tokio::spawn(deliver(task.clone(), record, target.clone()));
             }
         }
@@ -229,6 +235,7 @@ impl Engine {
                 self.report_change(&target).await;
             }
             Intent::Stop(reply) => drop(reply.send(())),
+            Intent::Recorded => self.unrecorded = self.unrecorded.saturating_sub(1),
             Intent::Health(reply) => {
                 let live = self.live.borrow().clone();
                 let mut names: Vec<String> =
@@ -340,6 +347,9 @@ async fn deliver(task: Task, record: DeliveryRecord, target: crate::config::Targ
             .or_else(|| attempt.status.map(|s| format!("status {s}"))),
         owned: true,
     };
+    // The consumer is done with this request: its concurrency slot is free while the result is
+    // written (which waits for a commit shared with everything else being captured).
+    let _ = task.done.send(Intent::Observed(observation)).await;
     if let Err(error) = task
         .writer
         .finish_attempt(record.id, attempt, decision)
@@ -348,7 +358,7 @@ async fn deliver(task: Task, record: DeliveryRecord, target: crate::config::Targ
         // The delivery stays in flight on disk and is recovered at the next start.
         tracing::error!(%error, delivery = %record.id, "cannot record an attempt");
     }
-    let _ = task.done.send(Intent::Observed(observation)).await;
+    let _ = task.done.send(Intent::Recorded).await;
 }
 
 /// Failures that say the consumer is unreachable or failing (and open the circuit).
