@@ -83,6 +83,14 @@ async fn two_500s_then_200_is_three_attempts_and_succeeded() {
     let statuses: Vec<_> = d.attempts.iter().map(|a| a.status).collect();
     assert_eq!(statuses, [Some(500), Some(500), Some(200)]);
     assert_eq!(consumer.received().len(), 3);
+    let (status, page) = h.api_get("/api/v1/deliveries?limit=1").await;
+    assert_eq!(status, 200);
+    assert_eq!(page["items"][0]["event_id"], e.id.to_string());
+    assert_eq!(page["items"][0]["attempts"].as_array().unwrap().len(), 3);
+    assert!(
+        page["next_cursor"].is_null(),
+        "one delivery, one page: {page}"
+    );
     // Every attempt is in the lifecycle log, then the success.
     let kinds: Vec<String> = h
         .lifecycle()

@@ -1,19 +1,12 @@
 //! `GET /api/v1/deliveries` (newest first, cursor pages) and `GET /api/v1/endpoints` (health).
 
-use super::events::parse_id;
-use super::{ApiError, ApiState};
+use super::{ApiError, ApiState, PageQuery, read};
 use crate::model::Delivery;
 use crate::relay::HealthReport;
 use axum::Json;
 use axum::extract::{Query, State};
 use serde::{Deserialize, Serialize};
 use ulid::Ulid;
-
-#[derive(Debug, Deserialize)]
-pub struct ListQuery {
-    limit: Option<usize>,
-    cursor: Option<String>,
-}
 
 #[derive(Debug, Serialize, Deserialize)]
 pub struct DeliveryItem {
@@ -30,19 +23,10 @@ pub struct Page {
 
 pub async fn list(
     State(state): State<ApiState>,
-    Query(query): Query<ListQuery>,
+    Query(query): Query<PageQuery>,
 ) -> Result<Json<Page>, ApiError> {
-    let limit = query.limit.unwrap_or(50).clamp(1, 1000);
-    let before = query
-        .cursor
-        .as_deref()
-        .filter(|c| !c.is_empty())
-        .map(parse_id)
-        .transpose()?;
-    let store = state.store.clone();
-    let page = tokio::task::spawn_blocking(move || store.list_deliveries(before, limit))
-        .await
-        .map_err(|_| ApiError::BadRequest("the query was cancelled".into()))??;
+    let (before, limit) = query.parse()?;
+    let page = read(&state.store, move |s| s.list_deliveries(before, limit)).await?;
     Ok(Json(Page {
         items: page
             .items

@@ -1,20 +1,11 @@
 //! `GET /api/v1/events` (cursor pages, newest first) and `GET /api/v1/events/{id}`.
 
-use super::{ApiError, ApiState};
+use super::{ApiError, ApiState, PageQuery, read};
 use crate::model::{EventDetail, EventSummary};
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use serde::{Deserialize, Serialize};
 use ulid::Ulid;
-
-const DEFAULT_LIMIT: usize = 50;
-const MAX_LIMIT: usize = 1000;
-
-#[derive(Debug, Deserialize)]
-pub struct ListQuery {
-    limit: Option<usize>,
-    cursor: Option<String>,
-}
 
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Page {
@@ -24,19 +15,10 @@ pub struct Page {
 
 pub async fn list(
     State(state): State<ApiState>,
-    Query(query): Query<ListQuery>,
+    Query(query): Query<PageQuery>,
 ) -> Result<Json<Page>, ApiError> {
-    let limit = query.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT);
-    let before = query
-        .cursor
-        .as_deref()
-        .filter(|c| !c.is_empty())
-        .map(parse_id)
-        .transpose()?;
-    let store = state.store.clone();
-    let page = tokio::task::spawn_blocking(move || store.list_events(before, limit))
-        .await
-        .map_err(|_| ApiError::BadRequest("the query was cancelled".into()))??;
+    let (before, limit) = query.parse()?;
+    let page = read(&state.store, move |s| s.list_events(before, limit)).await?;
     Ok(Json(Page {
         items: page.items,
         next_cursor: page.next_cursor,

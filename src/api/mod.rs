@@ -60,6 +60,45 @@ pub fn router(state: ApiState) -> Router {
         .with_state(state)
 }
 
+/// `?limit=&cursor=` of the list routes: newest first, the cursor exclusive.
+#[derive(Debug, serde::Deserialize)]
+pub(crate) struct PageQuery {
+    limit: Option<usize>,
+    cursor: Option<String>,
+}
+
+impl PageQuery {
+    const DEFAULT_LIMIT: usize = 50;
+    const MAX_LIMIT: usize = 1000;
+
+    /// The exclusive upper key and the page size.
+    fn parse(&self) -> Result<(Option<ulid::Ulid>, usize), ApiError> {
+        let limit = self
+            .limit
+            .unwrap_or(Self::DEFAULT_LIMIT)
+            .clamp(1, Self::MAX_LIMIT);
+        let before = self
+            .cursor
+            .as_deref()
+            .filter(|c| !c.is_empty())
+            .map(events::parse_id)
+            .transpose()?;
+        Ok((before, limit))
+    }
+}
+
+/// Runs a store read off the async workers (a long page must not stall other requests).
+async fn read<T: Send + 'static>(
+    store: &Store,
+    query: impl FnOnce(&Store) -> Result<T, crate::store::StoreError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let store = store.clone();
+    tokio::task::spawn_blocking(move || query(&store))
+        .await
+        .map_err(|_| ApiError::BadRequest("the query was cancelled".into()))?
+        .map_err(ApiError::from)
+}
+
 async fn healthz() -> axum::Json<serde_json::Value> {
     axum::Json(serde_json::json!({ "status": "ok" }))
 }

@@ -120,19 +120,7 @@ impl Source {
     }
 
     pub async fn get<T: serde::de::DeserializeOwned>(&self, path: &str) -> Result<T, Failure> {
-        let Source::Api {
-            client,
-            base,
-            token,
-        } = self
-        else {
-            return Err(Failure::failed(anyhow!("no running instance")));
-        };
-        let response = client
-            .get(format!("{base}{path}"))
-            .bearer_auth(token)
-            .send()
-            .await?;
+        let response = self.api(reqwest::Method::GET, path)?.send().await?;
         decode(response).await
     }
 
@@ -141,21 +129,26 @@ impl Source {
         path: &str,
         body: &impl serde::Serialize,
     ) -> Result<T, Failure> {
-        let Source::Api {
-            client,
-            base,
-            token,
-        } = self
-        else {
-            return Err(Failure::failed(anyhow!("no running instance")));
-        };
-        let response = client
-            .post(format!("{base}{path}"))
-            .bearer_auth(token)
+        let response = self
+            .api(reqwest::Method::POST, path)?
             .json(body)
             .send()
             .await?;
         decode(response).await
+    }
+
+    /// An authorised request to the running instance's control API.
+    fn api(&self, method: reqwest::Method, path: &str) -> Result<reqwest::RequestBuilder, Failure> {
+        match self {
+            Source::Api {
+                client,
+                base,
+                token,
+            } => Ok(client
+                .request(method, format!("{base}{path}"))
+                .bearer_auth(token)),
+            Source::File(_) => Err(Failure::failed(anyhow!("no running instance"))),
+        }
     }
 }
 
