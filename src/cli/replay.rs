@@ -58,7 +58,7 @@ pub async fn run(
     };
     // Without a running instance this process delivers the replay itself, so it keeps the relay
     // alive until the result is in.
-    let (made, _relay) = match &source {
+    let (made, relay) = match &source {
         Source::Api { .. } => {
             let answer: serde_json::Value = source
                 .post(&format!("/api/v1/events/{id}/replay"), &body)
@@ -86,6 +86,10 @@ pub async fn run(
         }
     };
     let deliveries = wait_for_results(&source, id, &made, Duration::from_secs(args.wait)).await?;
+    if let Some((relay, _live)) = relay {
+        // Let any other attempt this process started be recorded before it exits.
+        relay.shutdown(Duration::from_secs(5)).await;
+    }
     print(&deliveries, args.json)?;
     if deliveries.iter().all(|d| d.state.as_str() == "succeeded") {
         Ok(())
