@@ -37,15 +37,10 @@ async fn post(
     body: &[u8],
     headers: &[(String, String)],
 ) -> (u16, serde_json::Value) {
-    let mut request = h.http.post(h.url(path)).body(body.to_vec());
-    for (n, v) in headers {
-        request = request.header(n, v);
-    }
-    let response = request.send().await.unwrap();
-    let status = response.status().as_u16();
+    let (status, text) = h.post_with(path, body, headers).await;
     (
         status,
-        response.json().await.unwrap_or(serde_json::Value::Null),
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
     )
 }
 

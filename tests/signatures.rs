@@ -46,12 +46,7 @@ async fn post_signed(
     body: &[u8],
     headers: &[(String, String)],
 ) -> (u16, String) {
-    let mut request = h.http.post(h.url(path)).body(body.to_vec());
-    for (name, value) in headers {
-        request = request.header(name, value);
-    }
-    let response = request.send().await.unwrap();
-    (response.status().as_u16(), response.text().await.unwrap())
+    h.post_with(path, body, headers).await
 }
 
 #[tokio::test]

@@ -1,6 +1,6 @@
 //! `GET /api/v1/deliveries` (newest first, cursor pages) and `GET /api/v1/endpoints` (health).
 
-use super::{ApiError, ApiState, PageQuery, read};
+use super::{ApiError, ApiState, Page, PageQuery, read};
 use crate::model::Delivery;
 use crate::relay::HealthReport;
 use axum::Json;
@@ -15,16 +15,10 @@ pub struct DeliveryItem {
     pub delivery: Delivery,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
-pub struct Page {
-    pub items: Vec<DeliveryItem>,
-    pub next_cursor: Option<Ulid>,
-}
-
 pub async fn list(
     State(state): State<ApiState>,
     Query(query): Query<PageQuery>,
-) -> Result<Json<Page>, ApiError> {
+) -> Result<Json<Page<DeliveryItem>>, ApiError> {
     let (before, limit) = query.parse()?;
     let page = read(&state.store, move |s| s.list_deliveries(before, limit)).await?;
     Ok(Json(Page {

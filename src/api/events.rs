@@ -1,22 +1,16 @@
 //! `GET /api/v1/events` (cursor pages, newest first) and `GET /api/v1/events/{id}`.
 
-use super::{ApiError, ApiState, PageQuery, read};
+use super::{ApiError, ApiState, Page, PageQuery, read};
 use crate::model::{EventDetail, EventSummary};
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use serde::{Deserialize, Serialize};
 use ulid::Ulid;
 
-#[derive(Debug, Serialize, Deserialize)]
-pub struct Page {
-    pub items: Vec<EventSummary>,
-    pub next_cursor: Option<Ulid>,
-}
-
 pub async fn list(
     State(state): State<ApiState>,
     Query(query): Query<PageQuery>,
-) -> Result<Json<Page>, ApiError> {
+) -> Result<Json<Page<EventSummary>>, ApiError> {
     let (before, limit) = query.parse()?;
     let page = read(&state.store, move |s| s.list_events(before, limit)).await?;
     Ok(Json(Page {
@@ -37,18 +31,18 @@ pub async fn show(
     Query(query): Query<ShowQuery>,
 ) -> Result<Json<EventDetail>, ApiError> {
     let id = parse_id(&id)?;
-    let store = state.store.clone();
-    let found = tokio::task::spawn_blocking(move || store.get_event(id))
-        .await
-        .map_err(|_| ApiError::BadRequest("the query was cancelled".into()))??;
-    let (meta, body) = found.ok_or_else(|| ApiError::NotFound(format!("no event {id}")))?;
-    let deliveries = state.store.event_deliveries(id)?;
-    Ok(Json(EventDetail::new(
-        meta,
-        &body,
-        deliveries,
-        query.reveal,
-    )))
+    let reveal = query.reveal;
+    let found = read(&state.store, move |s| {
+        let Some((meta, body)) = s.get_event(id)? else {
+            return Ok(None);
+        };
+        let deliveries = s.event_deliveries(id)?;
+        Ok(Some(EventDetail::new(meta, &body, deliveries, reveal)))
+    })
+    .await?;
+    found
+        .map(Json)
+        .ok_or_else(|| ApiError::NotFound(format!("no event {id}")))
 }
 
 /// `POST /api/v1/events/{id}/replay` body.

@@ -60,6 +60,13 @@ pub fn router(state: ApiState) -> Router {
         .with_state(state)
 }
 
+/// One page of a list route: `{items, next_cursor}`, `next_cursor` null on the last page.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<ulid::Ulid>,
+}
+
 /// `?limit=&cursor=` of the list routes: newest first, the cursor exclusive.
 #[derive(Debug, serde::Deserialize)]
 pub(crate) struct PageQuery {

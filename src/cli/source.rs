@@ -2,6 +2,7 @@
 //! file itself when none runs (a stale `instance.json` is ignored).
 
 use super::Failure;
+use crate::api::Page;
 use crate::instance::DataDir;
 use crate::model::{EventDetail, EventSummary};
 use crate::store::{Store, StoreOptions, Writer};
@@ -53,11 +54,6 @@ impl Source {
     pub async fn list(&self, limit: usize) -> Result<Vec<EventSummary>, Failure> {
         match self {
             Source::Api { .. } => {
-                #[derive(serde::Deserialize)]
-                struct Page {
-                    items: Vec<EventSummary>,
-                    next_cursor: Option<Ulid>,
-                }
                 let mut items = Vec::new();
                 let mut cursor: Option<Ulid> = None;
                 while items.len() < limit {
@@ -66,7 +62,7 @@ impl Source {
                     if let Some(c) = cursor {
                         path.push_str(&format!("&cursor={c}"));
                     }
-                    let page: Page = self.get(&path).await?;
+                    let page: Page<EventSummary> = self.get(&path).await?;
                     items.extend(page.items);
                     match page.next_cursor {
                         Some(c) => cursor = Some(c),

@@ -91,6 +91,21 @@ impl Harness {
         (status, json)
     }
 
+    /// POSTs with extra headers and returns the status and the answer's text.
+    pub async fn post_with(
+        &self,
+        path: &str,
+        body: &[u8],
+        headers: &[(String, String)],
+    ) -> (u16, String) {
+        let mut request = self.http.post(self.url(path)).body(body.to_vec());
+        for (name, value) in headers {
+            request = request.header(name, value);
+        }
+        let response = request.send().await.unwrap();
+        (response.status().as_u16(), response.text().await.unwrap())
+    }
+
     pub async fn api_get(&self, path: &str) -> (u16, serde_json::Value) {
         let response = self
             .http
