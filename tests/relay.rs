@@ -315,6 +315,49 @@ async fn zentra_re_signing_keeps_one_delivery_id_across_retries() {
     h.stop().await;
 }
 
+/// Deliveries start two ways — at capture, when the target has a free slot, or from the outbox
+/// — and both share one concurrency limit.
+#[tokio::test]
+async fn the_concurrency_limit_holds_for_a_burst() {
+    let hold = Duration::from_millis(150);
+    let consumer = Consumer::start(vec![Reply::status(200).delay(hold); 6]).await;
+    let text =
+        config(&consumer.url("/in"), "").replace("timeout_ms", "concurrency = 2\ntimeout_ms");
+    let h = Harness::start(&text).await;
+    let mut posts = tokio::task::JoinSet::new();
+    for i in 0..6 {
+        let request = h.http.post(h.url("/hooks")).body(format!("{{\"n\":{i}}}"));
+        posts.spawn(async move {
+            let response = request.send().await.unwrap();
+            (
+                response.status().as_u16(),
+                response.json::<serde_json::Value>().await.unwrap(),
+            )
+        });
+    }
+    let answers = posts.join_all().await;
+    let got = consumer.wait_for(6, Duration::from_secs(10)).await;
+    assert_eq!(got.len(), 6, "every event was delivered");
+    let mut arrivals: Vec<Instant> = got.iter().map(|r| r.at).collect();
+    arrivals.sort();
+    for window in arrivals.windows(3) {
+        // With two requests at a time, a third starts only once the first has been answered.
+        let gap = window[2] - window[0];
+        assert!(
+            gap >= hold - Duration::from_millis(20),
+            "three at once: {gap:?} apart"
+        );
+    }
+    for (status, answer) in answers {
+        assert_eq!(status, 200);
+        let e = settled(&h, &id_of(&answer), Duration::from_secs(5)).await;
+        assert_eq!(e.deliveries.len(), 1);
+        assert_eq!(e.deliveries[0].state.as_str(), "succeeded");
+        assert_eq!(e.deliveries[0].attempts.len(), 1);
+    }
+    h.stop().await;
+}
+
 #[tokio::test]
 async fn a_dead_target_does_not_hold_up_another() {
     let dead = std::net::TcpListener::bind("127.0.0.1:0")

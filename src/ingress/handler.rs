@@ -4,7 +4,7 @@ use super::error::{IngressError, json_response};
 use super::server::Ctx;
 use crate::config::{Dedupe, Respond, SignScheme};
 use crate::model::{Header, Lifecycle, Timestamp, now};
-use crate::relay::{Answer, ProxyError};
+use crate::relay::{Answer, Claim, ProxyError};
 use crate::store::{Capture, CaptureTarget};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
@@ -136,7 +136,7 @@ async fn capture(
     let reject = route.route.is_some_and(|r| r.reject_invalid)
         && inspection.verification.verdict.is_invalid();
     // A refused event is recorded as evidence but goes nowhere.
-    let targets = if reject {
+    let mut targets = if reject {
         Vec::new()
     } else {
         live.config
@@ -149,10 +149,24 @@ async fn capture(
                     SignScheme::Passthrough => inspection.dedupe_key.clone(),
                     SignScheme::Resign(_) => None,
                 },
+                claimed: false,
             })
-            .collect()
+            .collect::<Vec<_>>()
     };
     let proxy = !targets.is_empty() && route.route.is_some_and(|r| r.respond == Respond::Proxy);
+    // Targets with a free slot get their first attempt the moment the event is on disk (the
+    // proxied one is made below, by this request itself).
+    let claims: Vec<Option<Claim>> = targets
+        .iter_mut()
+        .enumerate()
+        .map(|(i, t)| {
+            let claim = (!(proxy && i == 0))
+                .then(|| ctx.relay.claim(&t.name))
+                .flatten();
+            t.claimed = claim.is_some();
+            claim
+        })
+        .collect();
     let drop_duplicate = route.route.is_some_and(|r| r.dedupe == Dedupe::Drop);
     let route_name = route.name().to_owned();
     let capture = Capture {
@@ -174,8 +188,7 @@ async fn capture(
         drop_duplicate,
         proxy,
     };
-    // Proxying needs the request again after the writer took it; only then is it cloned.
-    let kept = proxy.then(|| capture.clone());
+    let body = capture.body.clone();
     let captured = ctx.writer.capture(capture).await.map_err(|error| {
         tracing::error!(%error, "event not stored; answering 503");
         IngressError::NotStored
@@ -191,12 +204,18 @@ async fn capture(
         });
         return Ok(json_response(StatusCode::UNAUTHORIZED, &body));
     }
-    if let (Some(kept), Some(first)) = (kept, captured.deliveries.first())
+    let event = Arc::new(captured.event);
+    for (claim, record) in claims.into_iter().zip(&captured.deliveries) {
+        if let Some(claim) = claim {
+            let (record, event, body) = (record.clone(), event.clone(), body.clone());
+            ctx.relay.dispatch(&live.config, claim, record, event, body);
+        }
+    }
+    if let Some(first) = captured.deliveries.first()
         && first.proxy
     {
-        let meta = kept.meta(captured.id, captured.duplicate_of);
         let max = usize::try_from(live.config.receiver.max_body_bytes).unwrap_or(usize::MAX);
-        let answer = ctx.relay.proxy(first.clone(), &meta, kept.body, max).await;
+        let answer = ctx.relay.proxy(first.clone(), &event, body, max).await;
         return Ok(proxied(answer, &event_id));
     }
     Ok(json_response(

@@ -6,10 +6,14 @@ use super::attempt::{self, Clients, Limits};
 use super::health::{Gate, Health, HealthReport, HealthState};
 use super::policy::{self, Next, Outcome};
 use super::request;
+use super::slots::{Claim, Slots};
+use crate::config::TargetConfig;
 use crate::live::LiveRx;
-use crate::model::{DeliveryRecord, Lifecycle, Timestamp, now};
+use crate::model::{DeliveryRecord, EventMeta, Lifecycle, Timestamp, now};
 use crate::store::{Decision, Store, Writer};
+use bytes::Bytes;
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
@@ -25,7 +29,7 @@ pub(super) enum Intent {
     Health(oneshot::Sender<Vec<HealthReport>>),
     /// Start nothing new; answer once the attempts under way have finished.
     Stop(oneshot::Sender<()>),
-    /// An attempt's result is on disk.
+    /// An attempt's result is on disk (wakes a draining engine).
     Recorded,
 }
 
@@ -37,14 +41,11 @@ pub(super) struct Observation {
     pub fault: bool,
     pub latency_ms: u64,
     pub error: Option<String>,
-    /// Came from the engine's own task (frees a concurrency slot).
-    pub owned: bool,
 }
 
 #[derive(Default)]
 struct TargetState {
     health: Health,
-    in_flight: usize,
     reported: Option<HealthState>,
 }
 
@@ -55,29 +56,21 @@ pub(super) struct Engine {
     pub clients: Clients,
     pub intents: mpsc::Receiver<Intent>,
     pub done_tx: mpsc::Sender<Intent>,
+    pub slots: Slots,
     targets: HashMap<String, TargetState>,
-    /// Attempts started whose result is not on disk yet.
-    unrecorded: usize,
 }
 
 impl Engine {
-    pub fn new(
-        store: Store,
-        writer: Writer,
-        live: LiveRx,
-        clients: Clients,
-        intents: mpsc::Receiver<Intent>,
-        done_tx: mpsc::Sender<Intent>,
-    ) -> Self {
+    pub fn new(task: Task, intents: mpsc::Receiver<Intent>) -> Self {
         Engine {
-            store,
-            writer,
-            live,
-            clients,
+            store: task.store,
+            writer: task.writer,
+            live: task.live,
+            clients: task.clients,
             intents,
-            done_tx,
+            done_tx: task.done,
+            slots: task.slots,
             targets: HashMap::new(),
-            unrecorded: 0,
         }
     }
 
@@ -108,7 +101,8 @@ impl Engine {
 
     /// Waits for the attempts under way (each records its result), then answers.
     async fn drain(mut self, reply: oneshot::Sender<()>) {
-        while self.unrecorded > 0 || self.targets.values().any(|t| t.in_flight > 0) {
+        self.slots.stop();
+        while self.slots.unrecorded() > 0 || self.slots.any_in_flight() {
             match self.intents.recv().await {
                 Some(Intent::Observed(o)) => self.observe(o).await,
                 Some(Intent::Stop(other)) => drop(other.send(())),
@@ -150,7 +144,8 @@ impl Engine {
         }
     }
 
-    /// Starts every attempt that is due and allowed; returns when to look again at the latest.
+    /// Starts every attempt that is due and allowed, and tells the receiver's fast path which
+    /// targets take new deliveries directly; returns when to look again at the latest.
     async fn dispatch(&mut self) -> Option<Instant> {
         let now = now();
         let now_ms = now.unix_millis();
@@ -163,56 +158,83 @@ impl Engine {
             }
         };
         let live = self.live.borrow().clone();
-        let task = self.task();
-        let mut earliest: Option<i64> = None;
-        let mut soonest = |at: i64| earliest = Some(earliest.map_or(at, |e: i64| e.min(at)));
+        self.open_fast_path(&live.config.targets, &pending, now_ms);
+        let mut earliest = Earliest::default();
+        let mut starting: HashMap<ulid::Ulid, (Claim, TargetConfig)> = HashMap::new();
         for (name, due) in pending {
             let Some(target) = request::settings(&live.config, &name) else {
                 continue; // no longer configured: its deliveries wait for it to return
             };
             let state = self.targets.entry(name.clone()).or_default();
-            let free = match state.health.gate(now_ms) {
+            let limit = match state.health.gate(now_ms) {
                 Gate::Paused => continue,
                 Gate::ClosedUntil(at) => {
-                    soonest(at);
+                    earliest.note(at);
                     continue;
                 }
-                Gate::Probe => usize::from(state.in_flight == 0),
-                Gate::Open => (target.concurrency as usize).saturating_sub(state.in_flight),
+                Gate::Probe => 1,
+                Gate::Open => target.concurrency as usize,
             };
             let due = i64::try_from(due).unwrap_or(i64::MAX);
             if due > now_ms {
-                soonest(due);
+                earliest.note(due);
                 continue;
             }
-            if free == 0 {
+            let claims = self.slots.take(&name, limit, limit);
+            if claims.is_empty() {
                 continue; // a finishing attempt wakes us
             }
-            let ids = match self.store.due(&name, now_ms as u64, free) {
+            let ids = match self.store.due(&name, now_ms as u64, claims.len()) {
                 Ok(ids) => ids,
                 Err(error) => {
                     tracing::warn!(%error, "cannot read the outbox");
                     continue;
                 }
             };
-            let begun = match self.writer.begin_attempts(ids, now).await {
-                Ok(begun) => begun,
-                Err(error) => {
-                    tracing::warn!(%error, "cannot start attempts");
-                    soonest(now_ms + STORE_RETRY.as_millis() as i64);
-                    continue;
+            starting.extend(
+                ids.into_iter()
+                    .zip(claims.into_iter().map(|c| (c, target.clone()))),
+            );
+        }
+        if starting.is_empty() {
+            return earliest.wake_at(now_ms);
+        }
+        // One commit marks every target's next attempts in flight.
+        let ids = starting.keys().copied().collect();
+        match self.writer.begin_attempts(ids, now).await {
+            Ok(begun) => {
+                let task = self.task();
+                for record in begun {
+                    if let Some((claim, target)) = starting.remove(&record.id) {
+                        task.start(record, target, claim, None);
+                    }
                 }
-            };
-            for record in begun {
-                state.in_flight += 1;
-                self.unrecorded += 1;
-                tokio::spawn(deliver(task.clone(), record, target.clone()));
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot start attempts");
+                earliest.note(now_ms + STORE_RETRY.as_millis() as i64);
             }
         }
-        earliest.map(|at| {
-            let wait = u64::try_from(at - now_ms).unwrap_or(0);
-            Instant::now() + Duration::from_millis(wait)
-        })
+        earliest.wake_at(now_ms)
+    }
+
+    /// A new delivery may skip the outbox when its target's circuit lets everything through and
+    /// nothing due is waiting for it (it would overtake older deliveries).
+    fn open_fast_path(&mut self, targets: &[TargetConfig], pending: &[(String, u64)], now_ms: i64) {
+        for target in targets {
+            let state = self.targets.entry(target.name.clone()).or_default();
+            let open = state.health.gate(now_ms) == Gate::Open;
+            let waiting = pending.iter().any(|(name, due)| {
+                *name == target.name && i64::try_from(*due).unwrap_or(0) <= now_ms
+            });
+            let limit = target.concurrency as usize;
+            self.slots.set_direct(&target.name, open && !waiting, limit);
+        }
+        for name in self.targets.keys() {
+            if !targets.iter().any(|t| t.name == *name) {
+                self.slots.close(name);
+            }
+        }
     }
 
     fn task(&self) -> Task {
@@ -222,6 +244,7 @@ impl Engine {
             live: self.live.clone(),
             clients: self.clients.clone(),
             done: self.done_tx.clone(),
+            slots: self.slots.clone(),
         }
     }
 
@@ -232,10 +255,13 @@ impl Engine {
                 let state = self.targets.entry(target.clone()).or_default();
                 state.health.paused = paused;
                 let _ = reply.send(true);
+                if paused {
+                    self.slots.close(&target);
+                }
                 self.report_change(&target).await;
             }
             Intent::Stop(reply) => drop(reply.send(())),
-            Intent::Recorded => self.unrecorded = self.unrecorded.saturating_sub(1),
+            Intent::Recorded => {}
             Intent::Health(reply) => {
                 let live = self.live.borrow().clone();
                 let mut names: Vec<String> =
@@ -251,7 +277,7 @@ impl Engine {
                         let state = self.targets.get(n);
                         state.map_or_else(
                             || Health::default().report(n, 0),
-                            |s| s.health.report(n, s.in_flight),
+                            |s| s.health.report(n, self.slots.in_flight(n)),
                         )
                     })
                     .collect();
@@ -265,12 +291,14 @@ impl Engine {
             .map(|t| t.circuit)
             .unwrap_or_default();
         let state = self.targets.entry(o.target.clone()).or_default();
-        if o.owned {
-            state.in_flight = state.in_flight.saturating_sub(1);
-        }
+        let now = now();
         state
             .health
-            .record(o.ok, o.fault, o.latency_ms, o.error, now(), &circuit);
+            .record(o.ok, o.fault, o.latency_ms, o.error, now, &circuit);
+        if state.health.gate(now.unix_millis()) != Gate::Open {
+            // Before the next pass: no new delivery may go straight to a failing target.
+            self.slots.close(&o.target);
+        }
         self.report_change(&o.target).await;
     }
 
@@ -300,22 +328,45 @@ pub(super) struct Task {
     pub live: LiveRx,
     pub clients: Clients,
     pub done: mpsc::Sender<Intent>,
+    pub slots: Slots,
+}
+
+impl Task {
+    /// Sends one attempt of a delivery already in flight on disk, holding `claim` until the
+    /// consumer has answered. `event`: the event when the caller has it at hand (else it is read
+    /// from the store).
+    pub fn start(
+        &self,
+        record: DeliveryRecord,
+        target: TargetConfig,
+        claim: Claim,
+        event: Option<(Arc<EventMeta>, Bytes)>,
+    ) {
+        self.slots.started();
+        tokio::spawn(deliver(self.clone(), record, target, claim, event));
+    }
 }
 
 /// One attempt of one delivery, start to finish.
-async fn deliver(task: Task, record: DeliveryRecord, target: crate::config::TargetConfig) {
+async fn deliver(
+    task: Task,
+    record: DeliveryRecord,
+    target: TargetConfig,
+    claim: Claim,
+    event: Option<(Arc<EventMeta>, Bytes)>,
+) {
     let n = record.attempt_count + 1;
-    let (attempt, outcome, retry_after, latency) = match task.store.get_event(record.event_id) {
+    let event = match event {
+        Some(event) => Ok(Some(event)),
+        None => task
+            .store
+            .get_event(record.event_id)
+            .map(|found| found.map(|(meta, body)| (Arc::new(meta), Bytes::from(body)))),
+    };
+    let (attempt, outcome, retry_after, latency) = match event {
         Ok(Some((meta, body))) => {
             let live = task.live.borrow().clone();
-            let out = request::build(
-                &live,
-                &target,
-                &record,
-                &meta,
-                body.into(),
-                now().unix_secs(),
-            );
+            let out = request::build(&live, &target, &record, &meta, body, now().unix_secs());
             let sent = attempt::send(&task.clients, out, n, limits(&target, None)).await;
             let latency = sent.attempt.duration_ms;
             (sent.attempt, sent.outcome, sent.retry_after, latency)
@@ -335,6 +386,9 @@ async fn deliver(task: Task, record: DeliveryRecord, target: crate::config::Targ
             (a, Outcome::Error, None, 0)
         }
     };
+    // The consumer is done with this request: its concurrency slot is free while the result is
+    // written (which waits for a commit shared with everything else being captured).
+    drop(claim);
     let decision = decide(n, outcome, retry_after, &target.retry);
     let observation = Observation {
         target: record.target.clone(),
@@ -345,10 +399,7 @@ async fn deliver(task: Task, record: DeliveryRecord, target: crate::config::Targ
             .error
             .clone()
             .or_else(|| attempt.status.map(|s| format!("status {s}"))),
-        owned: true,
     };
-    // The consumer is done with this request: its concurrency slot is free while the result is
-    // written (which waits for a commit shared with everything else being captured).
     let _ = task.done.send(Intent::Observed(observation)).await;
     if let Err(error) = task
         .writer
@@ -358,6 +409,7 @@ async fn deliver(task: Task, record: DeliveryRecord, target: crate::config::Targ
         // The delivery stays in flight on disk and is recovered at the next start.
         tracing::error!(%error, delivery = %record.id, "cannot record an attempt");
     }
+    task.slots.recorded();
     let _ = task.done.send(Intent::Recorded).await;
 }
 
@@ -376,6 +428,23 @@ pub(super) fn limits(target: &crate::config::TargetConfig, read_bytes: Option<us
         follow_redirects: target.follow_redirects,
         keep_bytes: keep,
         read_bytes: read_bytes.unwrap_or(keep).max(keep),
+    }
+}
+
+/// The soonest time (unix ms) something waiting becomes possible.
+#[derive(Default)]
+struct Earliest(Option<i64>);
+
+impl Earliest {
+    fn note(&mut self, at: i64) {
+        self.0 = Some(self.0.map_or(at, |e| e.min(at)));
+    }
+
+    fn wake_at(&self, now_ms: i64) -> Option<Instant> {
+        self.0.map(|at| {
+            let wait = u64::try_from(at - now_ms).unwrap_or(0);
+            Instant::now() + Duration::from_millis(wait)
+        })
     }
 }
 

@@ -7,26 +7,27 @@ mod engine;
 mod health;
 mod policy;
 mod request;
+mod slots;
 
 pub use attempt::Answer;
 pub use health::{HealthReport, HealthState};
 pub use policy::{Next, Outcome, next as next_step, parse_retry_after};
 pub use request::{settings as target_settings, target_url};
+pub use slots::Claim;
 
 use crate::live::LiveRx;
 use crate::model::{DeliveryRecord, EventMeta, now};
 use crate::store::{Decision, Store, Writer};
 use bytes::Bytes;
-use engine::{Engine, Intent, Observation};
+use engine::{Engine, Intent, Observation, Task};
+use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 
 /// Handle to the relay; cheap to clone.
 #[derive(Clone)]
 pub struct Relay {
     intents: mpsc::Sender<Intent>,
-    writer: Writer,
-    live: LiveRx,
-    clients: attempt::Clients,
+    task: Task,
 }
 
 /// Why a proxied attempt has no answer to pass back.
@@ -41,23 +42,45 @@ pub enum ProxyError {
 impl Relay {
     /// Starts the engine; it resumes every unfinished delivery in the store.
     pub fn start(store: Store, writer: Writer, live: LiveRx) -> anyhow::Result<Relay> {
-        let clients = attempt::Clients::new()?;
         let (tx, rx) = mpsc::channel(1024);
-        let engine = Engine::new(
+        let task = Task {
             store,
-            writer.clone(),
-            live.clone(),
-            clients.clone(),
-            rx,
-            tx.clone(),
-        );
-        tokio::spawn(engine.run());
-        Ok(Relay {
-            intents: tx,
             writer,
             live,
-            clients,
-        })
+            clients: attempt::Clients::new()?,
+            done: tx.clone(),
+            slots: slots::Slots::default(),
+        };
+        tokio::spawn(Engine::new(task.clone(), rx).run());
+        Ok(Relay { intents: tx, task })
+    }
+
+    /// Reserves a concurrency slot of `target` for an event about to be captured, when the
+    /// target takes deliveries directly (circuit closed, nothing due waiting for it). The capture
+    /// then marks the delivery in flight and [`Relay::dispatch`] sends it as soon as it is on
+    /// disk. `None`: the delivery waits in the outbox as usual.
+    pub fn claim(&self, target: &str) -> Option<Claim> {
+        self.task.slots.claim(target)
+    }
+
+    /// Sends a delivery that the capture marked in flight with a [`Claim`]; returns at once.
+    /// `config` is the configuration the capture was planned with (so a reload in between
+    /// cannot strand the delivery).
+    pub fn dispatch(
+        &self,
+        config: &crate::config::Config,
+        claim: Claim,
+        record: DeliveryRecord,
+        event: Arc<EventMeta>,
+        body: Bytes,
+    ) {
+        debug_assert_eq!(claim.target(), record.target);
+        match request::settings(config, &record.target) {
+            Some(target) => self.task.start(record, target, claim, Some((event, body))),
+            // Unreachable: the capture took the target from this configuration. Were it to
+            // happen, the delivery is recovered as `interrupted` at the next start.
+            None => tracing::error!(target = %record.target, "dispatch without its target"),
+        }
     }
 
     /// Pauses or resumes a target by hand; paused time costs no attempts.
@@ -95,13 +118,13 @@ impl Relay {
         body: Bytes,
         max_answer: usize,
     ) -> Result<Answer, ProxyError> {
-        let live = self.live.borrow().clone();
+        let live = self.task.live.borrow().clone();
         let Some(target) = request::settings(&live.config, &record.target) else {
             return Err(ProxyError::Unreachable("no_target".into()));
         };
         let out = request::build(&live, &target, &record, event, body, now().unix_secs());
         let sent = attempt::send(
-            &self.clients,
+            &self.task.clients,
             out,
             record.attempt_count + 1,
             engine::limits(&target, Some(max_answer)),
@@ -122,9 +145,9 @@ impl Relay {
             error: error
                 .clone()
                 .or_else(|| sent.attempt.status.map(|s| format!("status {s}"))),
-            owned: false,
         };
         if let Err(e) = self
+            .task
             .writer
             .finish_attempt(record.id, sent.attempt, decision)
             .await

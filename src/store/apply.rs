@@ -119,9 +119,27 @@ impl<'t> Tables<'t> {
     /// Queues a new delivery, due now, with its `event.delivery.queued` record.
     pub fn queue(&mut self, record: &DeliveryRecord, now: Timestamp) -> Result<(), StoreError> {
         self.put_delivery(record)?;
-        self.by_event.insert((record.event_id.0, record.id.0), ())?;
         self.pending
             .insert((record.target.as_str(), due_ms(now), record.id.0), ())?;
+        self.queued(record, now)
+    }
+
+    /// Queues a new delivery whose first attempt starts at once (its sender holds the target's
+    /// slot), skipping the outbox: it is recorded in flight, like any attempt under way.
+    pub fn queue_in_flight(
+        &mut self,
+        mut record: DeliveryRecord,
+        now: Timestamp,
+    ) -> Result<DeliveryRecord, StoreError> {
+        record.state = DeliveryState::InFlight;
+        self.put_delivery(&record)?;
+        self.inflight.insert(record.id.0, due_ms(now))?;
+        self.queued(&record, now)?;
+        Ok(record)
+    }
+
+    fn queued(&mut self, record: &DeliveryRecord, now: Timestamp) -> Result<(), StoreError> {
+        self.by_event.insert((record.event_id.0, record.id.0), ())?;
         self.log(&Lifecycle::DeliveryQueued {
             at: now,
             event_id: record.event_id,

@@ -47,6 +47,9 @@ pub struct CaptureTarget {
     /// The id the consumer will see, when it is the sender's (a passed-through delivery);
     /// `None`: the delivery's own id.
     pub wire_id: Option<String>,
+    /// The receiver holds a concurrency slot of this target and sends the first attempt itself
+    /// once the event is on disk: the delivery is marked in flight in this same transaction.
+    pub claimed: bool,
 }
 
 /// What the writer made of a [`Capture`] once it is on disk.
@@ -54,7 +57,10 @@ pub struct CaptureTarget {
 pub struct Captured {
     pub id: Ulid,
     pub duplicate_of: Option<Ulid>,
-    /// The deliveries queued (the first one in flight for a proxy route).
+    /// The event as stored.
+    pub event: EventMeta,
+    /// The deliveries queued, in the order of the capture's targets (those claimed, and the
+    /// first one of a proxy route, in flight); none when a duplicate was dropped.
     pub deliveries: Vec<DeliveryRecord>,
 }
 
@@ -92,7 +98,7 @@ impl Op {
 
 /// What an op produced, handed to its sender after the commit.
 enum Done {
-    Captured(Captured),
+    Captured(Box<Captured>),
     Unit,
     Deliveries(Vec<DeliveryRecord>),
     /// Refused without touching the history (the rest of the batch commits).
@@ -199,7 +205,7 @@ impl WriterLoop {
                 self.store.shared.log_head.send_replace(head);
                 for (op, done) in batch.drain(..).zip(done) {
                     match (op, done) {
-                        (Op::Capture(_, r), Done::Captured(c)) => drop(r.send(Ok(c))),
+                        (Op::Capture(_, r), Done::Captured(c)) => drop(r.send(Ok(*c))),
                         (Op::Log(_, r) | Op::Finish(_, _, _, r), _) => drop(r.send(Ok(()))),
                         (Op::Replay(_, r) | Op::Begin(_, _, r), Done::Deliveries(d)) => {
                             drop(r.send(Ok(d)))
@@ -260,7 +266,7 @@ impl WriterLoop {
     fn apply(&mut self, t: &mut Tables<'_>, op: &Op) -> Result<Done, StoreError> {
         let now = crate::model::now();
         Ok(match op {
-            Op::Capture(capture, _) => Done::Captured(self.capture(t, capture)?),
+            Op::Capture(capture, _) => Done::Captured(Box::new(self.capture(t, capture)?)),
             Op::Log(record, _) => {
                 t.log(record)?;
                 Done::Unit
@@ -326,12 +332,14 @@ impl WriterLoop {
             return Ok(Captured {
                 id,
                 duplicate_of,
+                event: meta,
                 deliveries,
             });
         }
         for (i, target) in c.targets.iter().enumerate() {
             let delivery = self.next_id();
             let proxied = c.proxy && i == 0;
+            let started = proxied || target.claimed;
             let record = DeliveryRecord {
                 id: delivery,
                 event_id: id,
@@ -349,11 +357,11 @@ impl WriterLoop {
                 proxy: proxied,
                 attempt_count: 0,
             };
-            t.queue(&record, c.received_at)?;
-            let record = if proxied {
+            let record = if started {
                 // The receiver makes this attempt itself, so it never waits in the outbox.
-                t.begin_attempt(delivery, c.received_at)?.unwrap_or(record)
+                t.queue_in_flight(record, c.received_at)?
             } else {
+                t.queue(&record, c.received_at)?;
                 record
             };
             deliveries.push(record);
@@ -361,6 +369,7 @@ impl WriterLoop {
         Ok(Captured {
             id,
             duplicate_of,
+            event: meta,
             deliveries,
         })
     }
