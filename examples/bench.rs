@@ -36,7 +36,7 @@ use clap::Parser;
 use http::{HeaderName, HeaderValue};
 use load::{Body, Outcome, Plan, Stop};
 use procs::{Ceiling, Consumer, Hooklens};
-use report::{Case, DiskGrowth, Results, Sample};
+use report::{Case, DiskUse, Results, Sample};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -104,7 +104,7 @@ impl Settings {
             warmup: Duration::from_millis(500),
             measure: Duration::try_from_secs_f64(args.seconds).context("--seconds")?,
             connections: args.connections,
-            disk_events: 20_000,
+            disk_events: 40_000,
             fsync_probes: 200,
         })
     }
@@ -400,38 +400,29 @@ impl Bench {
         })
     }
 
-    /// History size after N events and after 2N: the growth is what an event costs on disk
-    /// (redb preallocates, so the size of a young file says little).
+    /// What N events occupy in the history once hooklens has stopped.
     fn measure_disk_growth(&mut self) {
-        match self.disk_growth() {
-            Ok(growth) => self.results.disk = Some(growth),
+        match self.disk_use() {
+            Ok(usage) => self.results.disk = Some(usage),
             Err(e) => self.results.failures.push(format!("history size: {e:#}")),
         }
     }
 
-    fn disk_growth(&self) -> anyhow::Result<DiskGrowth> {
+    fn disk_use(&self) -> anyhow::Result<DiskUse> {
         let hooklens = self.start_hooklens(&procs::Options::default())?;
-        let n = self.settings.disk_events;
-        let checkpoint = |count: u64| -> anyhow::Result<(u64, u64)> {
-            let plan = Plan {
-                addr: hooklens.receiver,
-                path: PATH.to_owned(),
-                connections: self.settings.connections,
-                body: Body::Numbered,
-                stop: Stop::Count(count),
-            };
-            let outcome = self.runtime.block_on(load::run(plan));
-            anyhow::ensure!(outcome.errors == 0, "{} requests failed", outcome.errors);
-            Ok((outcome.ok, disk::file_len(&hooklens.history())))
+        let plan = Plan {
+            addr: hooklens.receiver,
+            path: PATH.to_owned(),
+            connections: self.settings.connections,
+            body: Body::Numbered,
+            stop: Stop::Count(self.settings.disk_events),
         };
-        let (events_first, len_first) = checkpoint(n)?;
-        let (more, len_total) = checkpoint(n)?;
-        hooklens.stop()?;
-        Ok(DiskGrowth {
-            events_first,
-            len_first,
-            events_total: events_first + more,
-            len_total,
+        let outcome = self.runtime.block_on(load::run(plan));
+        anyhow::ensure!(outcome.errors == 0, "{} requests failed", outcome.errors);
+        let usage = hooklens.stop_then(disk::usage)??;
+        Ok(DiskUse {
+            events: outcome.ok,
+            usage,
         })
     }
 }

@@ -1,6 +1,6 @@
 //! The disk under the history: how long an fsync takes there (durable capture cannot commit
-//! faster than that; group commit shares one fsync among many events) and how large a file grows
-//! per event.
+//! faster than that; group commit shares one fsync among many events) and how much of it a
+//! history uses per event.
 
 use std::io::Write;
 use std::path::Path;
@@ -25,7 +25,25 @@ pub fn fsync_latencies_us(dir: &Path, times: usize) -> std::io::Result<Vec<u32>>
     Ok(latencies)
 }
 
-/// The file's length, or 0 if it is not there yet.
-pub fn file_len(path: &Path) -> u64 {
-    std::fs::metadata(path).map_or(0, |m| m.len())
+/// What a history holds on disk.
+#[derive(Clone, Copy, Debug)]
+pub struct Usage {
+    /// Bytes of the pages in use (data, indexes, the log).
+    pub pages: u64,
+    /// The file's length: redb grows it by doubling, so it is 1–2× the pages in use and the
+    /// free tail is filled before it grows again.
+    pub file: u64,
+}
+
+/// Opens a history that no process holds and measures it.
+pub fn usage(path: &Path) -> anyhow::Result<Usage> {
+    let file = std::fs::metadata(path)?.len();
+    let db = redb::Database::open(path)?;
+    let txn = db.begin_write()?;
+    let stats = txn.stats()?;
+    txn.abort()?;
+    Ok(Usage {
+        pages: stats.allocated_pages() * stats.page_size() as u64,
+        file,
+    })
 }

@@ -132,6 +132,13 @@ impl Hooklens {
         terminate(&mut self.child)
     }
 
+    /// Stops hooklens, then looks at its history file before the data directory goes.
+    pub fn stop_then<R>(mut self, look: impl FnOnce(&Path) -> R) -> anyhow::Result<R> {
+        self.check_alive()?;
+        terminate(&mut self.child)?;
+        Ok(look(&self.history()))
+    }
+
     fn failure(&self, what: &str) -> anyhow::Error {
         let tail = self.stderr.lock().map(|t| t.clone()).unwrap_or_default();
         let tail: Vec<_> = tail.into_iter().collect();

@@ -70,29 +70,24 @@ pub struct Results {
     /// Per relay round: (delivered to the consumer, captured), for the notes.
     pub deliveries: Vec<(u64, u64)>,
     pub fsync_p50_p99_ms: Option<(f64, f64)>,
-    pub disk: Option<DiskGrowth>,
+    pub disk: Option<DiskUse>,
     pub failures: Vec<String>,
 }
 
-/// History file size at two checkpoints of a count-driven load.
+/// What a history of `events` events occupies.
 #[derive(Clone, Copy, Debug)]
-pub struct DiskGrowth {
-    pub events_first: u64,
-    pub len_first: u64,
-    pub events_total: u64,
-    pub len_total: u64,
+pub struct DiskUse {
+    pub events: u64,
+    pub usage: crate::disk::Usage,
 }
 
-impl DiskGrowth {
-    /// Growth between the checkpoints per event: what each further event costs, without the
-    /// fixed size of an empty file.
-    pub fn growth_per_event(&self) -> Option<f64> {
-        let events = self.events_total.checked_sub(self.events_first)?;
-        (events > 0).then(|| self.len_total.saturating_sub(self.len_first) as f64 / events as f64)
+impl DiskUse {
+    pub fn pages_per_event(&self) -> Option<f64> {
+        (self.events > 0).then(|| self.usage.pages as f64 / self.events as f64)
     }
 
-    pub fn total_per_event(&self) -> Option<f64> {
-        (self.events_total > 0).then(|| self.len_total as f64 / self.events_total as f64)
+    pub fn file_per_event(&self) -> Option<f64> {
+        (self.events > 0).then(|| self.usage.file as f64 / self.events as f64)
     }
 }
 
@@ -195,12 +190,13 @@ impl Results {
         }
         if let Some(d) = self.disk {
             println!(
-                "history file: {} B after {} events, {} B after {} ({:.0} B per event overall)",
-                d.len_first,
-                d.events_first,
-                d.len_total,
-                d.events_total,
-                d.total_per_event().unwrap_or(f64::NAN)
+                "history after {} events: {} B of pages in use ({:.0} B per event), file {} B \
+                 ({:.0} B per event; redb grows it by doubling)",
+                d.events,
+                d.usage.pages,
+                d.pages_per_event().unwrap_or(f64::NAN),
+                d.usage.file,
+                d.file_per_event().unwrap_or(f64::NAN)
             );
         }
         for (round, (delivered, captured)) in self.deliveries.iter().enumerate() {
@@ -261,7 +257,7 @@ impl Results {
         };
         let disk = self
             .disk
-            .and_then(|d| d.growth_per_event())
+            .and_then(|d| d.pages_per_event())
             .map_or(Value::Unmeasured, Value::Is);
         vec![
             Target::new(
@@ -320,7 +316,7 @@ impl Results {
                 Unit::Mb,
             ),
             Target::new(
-                "history bytes per 1 KiB event (growth)",
+                "history bytes per 1 KiB event (pages)",
                 disk,
                 Bound::AtMost(2048.0),
                 Unit::Bytes,

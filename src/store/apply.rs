@@ -97,7 +97,10 @@ impl<'t> Tables<'t> {
     }
 
     pub fn insert_event(&mut self, meta: &EventMeta, body: &[u8]) -> Result<(), StoreError> {
-        self.log(&Lifecycle::received(meta))?;
+        // The record would repeat the event: the log keeps a reference, rendered when read.
+        self.seq += 1;
+        self.log
+            .insert(self.seq, tables::received_ref(meta.id).as_slice())?;
         self.events
             .insert(meta.id.0, tables::encode_event(self.seq, meta)?.as_slice())?;
         self.bodies.insert(meta.id.0, body)?;

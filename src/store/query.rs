@@ -2,7 +2,9 @@
 
 use super::tables::{self, ATTEMPTS, BODIES, BY_EVENT, DELIVERIES, EVENTS, INFLIGHT, LOG, PENDING};
 use super::{Store, StoreError};
-use crate::model::{Attempt, DeliveriesState, Delivery, DeliveryRecord, EventMeta, EventSummary};
+use crate::model::{
+    Attempt, DeliveriesState, Delivery, DeliveryRecord, EventMeta, EventSummary, Lifecycle,
+};
 use redb::ReadTransaction;
 use redb::{ReadableDatabase, ReadableTable};
 use ulid::Ulid;
@@ -109,12 +111,24 @@ impl Store {
         let db = self.db()?;
         let txn = db.begin_read()?;
         let log = txn.open_table(LOG)?;
+        let events = txn.open_table(EVENTS)?;
         let mut out = Vec::new();
         for entry in log.range(after.saturating_add(1)..)?.take(limit) {
-            let (seq, json) = entry?;
+            let (seq, value) = entry?;
+            let json = match tables::received_of(value.value()) {
+                Some(id) => match events.get(id.0)? {
+                    Some(event) => {
+                        let (_, meta) = tables::decode_event(event.value())?;
+                        serde_json::to_vec(&Lifecycle::received(&meta))?
+                    }
+                    // Pruned between the two reads' commits: nothing left to tell.
+                    None => continue,
+                },
+                None => value.value().to_vec(),
+            };
             out.push(LogRecord {
                 seq: seq.value(),
-                json: json.value().to_vec(),
+                json,
             });
         }
         Ok(out)

@@ -7,7 +7,9 @@ use super::StoreError;
 use crate::model::EventMeta;
 use redb::{Database, ReadableTable, TableDefinition};
 
-pub const SCHEMA_VERSION: u64 = 1;
+/// 2: `event.received` log records are references to their event (1 stored them whole; a file
+/// of version 1 is read as it is and marked 2 once opened).
+pub const SCHEMA_VERSION: u64 = 2;
 
 /// `schema_version`, `log_seq` (newest lifecycle record), `events` (count).
 pub const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
@@ -15,7 +17,9 @@ pub const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 pub const EVENTS: TableDefinition<u128, &[u8]> = TableDefinition::new("events");
 /// Event id → the body's exact bytes.
 pub const BODIES: TableDefinition<u128, &[u8]> = TableDefinition::new("bodies");
-/// Sequence → one JSON lifecycle object, exactly as a headless line prints it.
+/// Sequence → one JSON lifecycle object, exactly as a headless line prints it; or, for
+/// `event.received` (which would repeat the event's own record), [`RECEIVED`] and the event id,
+/// rendered from the event when read.
 pub const LOG: TableDefinition<u64, &[u8]> = TableDefinition::new("log");
 /// `route \n dedupe_key` → the newest event that carried that key.
 pub const DEDUPE: TableDefinition<&str, u128> = TableDefinition::new("dedupe");
@@ -50,8 +54,8 @@ pub fn init(db: &Database) -> Result<u64, StoreError> {
                     supported: SCHEMA_VERSION,
                 });
             }
-            Some(_) => {}
-            None => {
+            Some(v) if v == SCHEMA_VERSION => {}
+            Some(_) | None => {
                 meta.insert(KEY_SCHEMA, SCHEMA_VERSION)?;
             }
         }
@@ -68,6 +72,25 @@ pub fn init(db: &Database) -> Result<u64, StoreError> {
     };
     txn.commit()?;
     Ok(head)
+}
+
+/// Marks a log value that stands for its event's `event.received` record. A JSON object starts
+/// with `{`, so the two cannot be confused.
+pub const RECEIVED: u8 = 0x01;
+
+/// The log value of an event's `event.received` record.
+pub fn received_ref(id: ulid::Ulid) -> [u8; 17] {
+    let mut out = [RECEIVED; 17];
+    out[1..].copy_from_slice(&id.0.to_be_bytes());
+    out
+}
+
+/// The event a log value stands for, when it is a [`received_ref`].
+pub fn received_of(value: &[u8]) -> Option<ulid::Ulid> {
+    match value {
+        [RECEIVED, id @ ..] => Some(ulid::Ulid(u128::from_be_bytes(id.try_into().ok()?))),
+        _ => None,
+    }
 }
 
 pub fn dedupe_key(route: &str, key: &str) -> String {

@@ -80,8 +80,13 @@ async fn every_capture_and_record_is_logged_in_order() {
     assert_eq!(log.len(), 2);
     assert_eq!(store.log_head(), log[1].seq);
     let first: serde_json::Value = serde_json::from_slice(&log[0].json).unwrap();
+    // Stored as a reference to the event, rendered in full when read.
     assert_eq!(first["type"], "event.received");
     assert_eq!(first["event_id"], a.id.to_string());
+    assert_eq!(first["route"], "r");
+    assert_eq!(first["method"], "POST");
+    assert_eq!(first["verification"]["verdict"], "unsigned");
+    assert_eq!(first["at"], a.event.received_at.to_string());
     let second: serde_json::Value = serde_json::from_slice(&log[1].json).unwrap();
     assert_eq!(second["type"], "config.rejected");
     assert!(store.log_after(log[1].seq, 10).unwrap().is_empty());
