@@ -153,7 +153,7 @@ fn run(settings: Settings) -> anyhow::Result<Vec<String>> {
             bench.run_case(round, case);
         }
     }
-    bench.measure_disk_growth();
+    bench.measure_disk_use();
     bench.results.print();
     println!("\nran in {:.0} s", started.elapsed().as_secs_f64());
     bench.ceiling.take().map(Ceiling::stop).transpose()?;
@@ -401,7 +401,7 @@ impl Bench {
     }
 
     /// What N events occupy in the history once hooklens has stopped.
-    fn measure_disk_growth(&mut self) {
+    fn measure_disk_use(&mut self) {
         match self.disk_use() {
             Ok(usage) => self.results.disk = Some(usage),
             Err(e) => self.results.failures.push(format!("history size: {e:#}")),

@@ -50,34 +50,25 @@ struct TargetState {
 }
 
 pub(super) struct Engine {
-    pub store: Store,
-    pub writer: Writer,
-    pub live: LiveRx,
-    pub clients: Clients,
-    pub intents: mpsc::Receiver<Intent>,
-    pub done_tx: mpsc::Sender<Intent>,
-    pub slots: Slots,
+    /// What the engine shares with the attempts it starts.
+    task: Task,
+    intents: mpsc::Receiver<Intent>,
     targets: HashMap<String, TargetState>,
 }
 
 impl Engine {
     pub fn new(task: Task, intents: mpsc::Receiver<Intent>) -> Self {
         Engine {
-            store: task.store,
-            writer: task.writer,
-            live: task.live,
-            clients: task.clients,
+            task,
             intents,
-            done_tx: task.done,
-            slots: task.slots,
             targets: HashMap::new(),
         }
     }
 
     pub async fn run(mut self) {
         self.recover().await;
-        let mut log = self.store.subscribe_log();
-        let mut live = self.live.clone();
+        let mut log = self.task.store.subscribe_log();
+        let mut live = self.task.live.clone();
         loop {
             let wake_at = self.dispatch().await;
             let sleep = async {
@@ -101,8 +92,8 @@ impl Engine {
 
     /// Waits for the attempts under way (each records its result), then answers.
     async fn drain(mut self, reply: oneshot::Sender<()>) {
-        self.slots.stop();
-        while self.slots.unrecorded() > 0 || self.slots.any_in_flight() {
+        self.task.slots.stop();
+        while self.task.slots.unrecorded() > 0 || self.task.slots.any_in_flight() {
             match self.intents.recv().await {
                 Some(Intent::Observed(o)) => self.observe(o).await,
                 Some(Intent::Stop(other)) => drop(other.send(())),
@@ -116,7 +107,7 @@ impl Engine {
     /// Deliveries that were in flight when hooklens last stopped: each gets an `interrupted`
     /// attempt, then retries by its policy.
     async fn recover(&mut self) {
-        let in_flight = match self.store.in_flight() {
+        let in_flight = match self.task.store.in_flight() {
             Ok(list) => list,
             Err(error) => {
                 tracing::error!(%error, "cannot read interrupted deliveries");
@@ -124,12 +115,12 @@ impl Engine {
             }
         };
         for (id, started_ms) in in_flight {
-            let Ok(Some(record)) = self.store.delivery(id) else {
+            let Ok(Some(record)) = self.task.store.delivery(id) else {
                 continue;
             };
             let n = record.attempt_count + 1;
             let attempt = attempt::interrupted(n, started_ms, now());
-            let retry = request::settings(&self.live.borrow().config, &record.target)
+            let retry = request::settings(&self.task.live.borrow().config, &record.target)
                 .map(|t| t.retry)
                 .unwrap_or_default();
             let decision = if record.proxy {
@@ -138,7 +129,7 @@ impl Engine {
             } else {
                 decide(n, Outcome::Error, None, &retry)
             };
-            if let Err(error) = self.writer.finish_attempt(id, attempt, decision).await {
+            if let Err(error) = self.task.writer.finish_attempt(id, attempt, decision).await {
                 tracing::error!(%error, %id, "cannot record an interrupted attempt");
             }
         }
@@ -150,14 +141,14 @@ impl Engine {
         let now = now();
         let now_ms = now.unix_millis();
         // Reads are short and never wait for the writer (redb's readers see the last commit).
-        let pending = match self.store.pending_targets() {
+        let pending = match self.task.store.pending_targets() {
             Ok(pending) => pending,
             Err(error) => {
                 tracing::warn!(%error, "cannot read the outbox");
                 return Some(Instant::now() + STORE_RETRY);
             }
         };
-        let live = self.live.borrow().clone();
+        let live = self.task.live.borrow().clone();
         self.open_fast_path(&live.config.targets, &pending, now_ms);
         let mut earliest = Earliest::default();
         let mut starting: HashMap<ulid::Ulid, (Claim, TargetConfig)> = HashMap::new();
@@ -180,11 +171,11 @@ impl Engine {
                 earliest.note(due);
                 continue;
             }
-            let claims = self.slots.take(&name, limit, limit);
+            let claims = self.task.slots.take(&name, limit);
             if claims.is_empty() {
                 continue; // a finishing attempt wakes us
             }
-            let ids = match self.store.due(&name, now_ms as u64, claims.len()) {
+            let ids = match self.task.store.due(&name, now_ms as u64, claims.len()) {
                 Ok(ids) => ids,
                 Err(error) => {
                     tracing::warn!(%error, "cannot read the outbox");
@@ -201,12 +192,11 @@ impl Engine {
         }
         // One commit marks every target's next attempts in flight.
         let ids = starting.keys().copied().collect();
-        match self.writer.begin_attempts(ids, now).await {
+        match self.task.writer.begin_attempts(ids, now).await {
             Ok(begun) => {
-                let task = self.task();
                 for record in begun {
                     if let Some((claim, target)) = starting.remove(&record.id) {
-                        task.start(record, target, claim, None);
+                        self.task.start(record, target, claim, None);
                     }
                 }
             }
@@ -228,23 +218,14 @@ impl Engine {
                 *name == target.name && i64::try_from(*due).unwrap_or(0) <= now_ms
             });
             let limit = target.concurrency as usize;
-            self.slots.set_direct(&target.name, open && !waiting, limit);
+            self.task
+                .slots
+                .set_direct(&target.name, open && !waiting, limit);
         }
         for name in self.targets.keys() {
             if !targets.iter().any(|t| t.name == *name) {
-                self.slots.close(name);
+                self.task.slots.close(name);
             }
-        }
-    }
-
-    fn task(&self) -> Task {
-        Task {
-            store: self.store.clone(),
-            writer: self.writer.clone(),
-            live: self.live.clone(),
-            clients: self.clients.clone(),
-            done: self.done_tx.clone(),
-            slots: self.slots.clone(),
         }
     }
 
@@ -256,14 +237,14 @@ impl Engine {
                 state.health.paused = paused;
                 let _ = reply.send(true);
                 if paused {
-                    self.slots.close(&target);
+                    self.task.slots.close(&target);
                 }
                 self.report_change(&target).await;
             }
             Intent::Stop(reply) => drop(reply.send(())),
             Intent::Recorded => {}
             Intent::Health(reply) => {
-                let live = self.live.borrow().clone();
+                let live = self.task.live.borrow().clone();
                 let mut names: Vec<String> =
                     live.config.targets.iter().map(|t| t.name.clone()).collect();
                 for name in self.targets.keys() {
@@ -277,7 +258,7 @@ impl Engine {
                         let state = self.targets.get(n);
                         state.map_or_else(
                             || Health::default().report(n, 0),
-                            |s| s.health.report(n, self.slots.in_flight(n)),
+                            |s| s.health.report(n, self.task.slots.in_flight(n)),
                         )
                     })
                     .collect();
@@ -287,7 +268,7 @@ impl Engine {
     }
 
     async fn observe(&mut self, o: Observation) {
-        let circuit = request::settings(&self.live.borrow().config, &o.target)
+        let circuit = request::settings(&self.task.live.borrow().config, &o.target)
             .map(|t| t.circuit)
             .unwrap_or_default();
         let state = self.targets.entry(o.target.clone()).or_default();
@@ -297,7 +278,7 @@ impl Engine {
             .record(o.ok, o.fault, o.latency_ms, o.error, now, &circuit);
         if state.health.gate(now.unix_millis()) != Gate::Open {
             // Before the next pass: no new delivery may go straight to a failing target.
-            self.slots.close(&o.target);
+            self.task.slots.close(&o.target);
         }
         self.report_change(&o.target).await;
     }
@@ -315,7 +296,7 @@ impl Engine {
                 target: target.to_owned(),
                 state: current.as_str().to_owned(),
             };
-            let _ = self.writer.log(record).await;
+            let _ = self.task.writer.log(record).await;
         }
     }
 }

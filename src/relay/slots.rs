@@ -86,12 +86,12 @@ impl Slots {
         Some(self.claim_taken(target))
     }
 
-    /// The engine's path: up to `wanted` slots of at most `limit` in flight.
-    pub fn take(&self, target: &str, wanted: usize, limit: usize) -> Vec<Claim> {
+    /// The engine's path: every slot free under `limit` in flight.
+    pub fn take(&self, target: &str, limit: usize) -> Vec<Claim> {
         let taken = {
             let mut targets = self.lock();
             let slot = targets.entry(target.to_owned()).or_default();
-            let n = wanted.min(limit.saturating_sub(slot.in_flight));
+            let n = limit.saturating_sub(slot.in_flight);
             slot.in_flight += n;
             n
         };
@@ -121,8 +121,8 @@ impl Slots {
         slot.limit = limit;
     }
 
-    /// Closes the fast path for every target (circuit, pause or a removed target reopen it
-    /// through [`Slots::set_direct`] on the engine's next pass).
+    /// Closes the fast path of one target at once (a failing circuit, a pause, a removed
+    /// target); the engine's next pass decides again through [`Slots::set_direct`].
     pub fn close(&self, target: &str) {
         if let Some(slot) = self.lock().get_mut(target) {
             slot.direct = false;
@@ -172,15 +172,11 @@ mod tests {
         let slots = Slots::default();
         slots.set_direct("app", true, 3);
         let held = slots.claim("app").expect("slot");
-        let taken = slots.take("app", 10, 3);
+        let taken = slots.take("app", 3);
         assert_eq!(taken.len(), 2);
-        assert!(slots.take("app", 10, 3).is_empty(), "all three are held");
+        assert!(slots.take("app", 3).is_empty(), "all three are held");
         drop(taken);
-        assert_eq!(
-            slots.take("app", 1, 3).len(),
-            1,
-            "dropped claims were freed"
-        );
+        assert_eq!(slots.take("app", 3).len(), 2, "dropped claims were freed");
         drop(held);
         slots.stop();
         assert!(slots.claim("app").is_none());

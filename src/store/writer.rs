@@ -375,13 +375,6 @@ impl WriterLoop {
     }
 }
 
-impl Capture {
-    /// The event as it is stored under `id`.
-    pub fn meta(&self, id: Ulid, duplicate_of: Option<Ulid>) -> EventMeta {
-        event_meta(id, self, duplicate_of)
-    }
-}
-
 fn event_meta(id: Ulid, c: &Capture, duplicate_of: Option<Ulid>) -> EventMeta {
     EventMeta {
         id,
