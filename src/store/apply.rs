@@ -2,6 +2,7 @@
 //! change writes the lifecycle records that describe it.
 
 use super::StoreError;
+use super::record;
 use super::tables::{
     self, ATTEMPTS, BODIES, BY_EVENT, DEDUPE, DELIVERIES, EVENTS, INFLIGHT, KEY_EVENTS,
     KEY_LOG_SEQ, LOG, META, PENDING,
@@ -101,16 +102,18 @@ impl<'t> Tables<'t> {
         self.seq += 1;
         self.log
             .insert(self.seq, tables::received_ref(meta.id).as_slice())?;
-        self.events
-            .insert(meta.id.0, tables::encode_event(self.seq, meta)?.as_slice())?;
-        self.bodies.insert(meta.id.0, body)?;
+        let (value, inline) = record::encode(self.seq, meta, body)?;
+        self.events.insert(meta.id.0, value.as_slice())?;
+        if !inline {
+            self.bodies.insert(meta.id.0, body)?;
+        }
         self.count += 1;
         Ok(())
     }
 
     fn dedupe_key_of(&self, event: Ulid) -> Result<Option<String>, StoreError> {
         match self.events.get(event.0)? {
-            Some(v) => Ok(tables::decode_event(v.value())?.1.dedupe_key),
+            Some(v) => Ok(record::decode(event, v.value())?.meta.dedupe_key),
             None => Ok(None),
         }
     }
@@ -345,7 +348,7 @@ impl<'t> Tables<'t> {
         let mut doomed = Vec::with_capacity(n);
         for entry in self.events.iter()?.take(n) {
             let (key, value) = entry?;
-            let (_, meta) = tables::decode_event(value.value())?;
+            let meta = record::decode(Ulid(key.value()), value.value())?.meta;
             doomed.push((key.value(), meta.route, meta.dedupe_key));
         }
         for (id, route, key) in &doomed {
@@ -363,7 +366,7 @@ impl<'t> Tables<'t> {
             }
         }
         let keep_from = match self.events.first()? {
-            Some((_, value)) => tables::event_seq(value.value()),
+            Some((_, value)) => record::seq(value.value()),
             None => 0,
         };
         // Everything logged before the oldest kept event describes pruned events (or is older).

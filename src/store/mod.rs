@@ -7,6 +7,7 @@ mod apply;
 mod error;
 mod fault;
 mod query;
+mod record;
 mod tables;
 mod writer;
 

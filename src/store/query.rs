@@ -1,5 +1,6 @@
 //! Reads: pages of events by key range (never by offset), one event, the lifecycle log.
 
+use super::record;
 use super::tables::{self, ATTEMPTS, BODIES, BY_EVENT, DELIVERIES, EVENTS, INFLIGHT, LOG, PENDING};
 use super::{Store, StoreError};
 use crate::model::{
@@ -43,12 +44,12 @@ impl Store {
         let mut items = Vec::with_capacity(limit.min(1024));
         let mut more = false;
         for entry in events.range(..upper)?.rev() {
-            let (_, value) = entry?;
+            let (key, value) = entry?;
             if items.len() == limit {
                 more = true;
                 break;
             }
-            let (_, meta) = tables::decode_event(value.value())?;
+            let meta = record::decode(Ulid(key.value()), value.value())?.meta;
             let mut states = Vec::new();
             for entry in by_event.range((meta.id.0, 0)..=(meta.id.0, u128::MAX))? {
                 let (key, _) = entry?;
@@ -75,13 +76,16 @@ impl Store {
         let Some(value) = events.get(id.0)? else {
             return Ok(None);
         };
-        let (_, meta) = tables::decode_event(value.value())?;
-        let bodies = txn.open_table(BODIES)?;
-        let body = bodies
-            .get(id.0)?
-            .map(|v| v.value().to_vec())
-            .unwrap_or_default();
-        Ok(Some((meta, body)))
+        let event = record::decode(id, value.value())?;
+        let body = match event.body {
+            Some(inline) => inline.to_vec(),
+            None => txn
+                .open_table(BODIES)?
+                .get(id.0)?
+                .map(|v| v.value().to_vec())
+                .unwrap_or_default(),
+        };
+        Ok(Some((event.meta, body)))
     }
 
     /// The newest id the writer handed out (events and deliveries share one sequence).
@@ -118,7 +122,7 @@ impl Store {
             let json = match tables::received_of(value.value()) {
                 Some(id) => match events.get(id.0)? {
                     Some(event) => {
-                        let (_, meta) = tables::decode_event(event.value())?;
+                        let meta = record::decode(id, event.value())?.meta;
                         serde_json::to_vec(&Lifecycle::received(&meta))?
                     }
                     // Pruned between the two reads' commits: nothing left to tell.

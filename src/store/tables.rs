@@ -1,21 +1,23 @@
 //! Table layout and record encoding.
 //!
-//! Keys are ULIDs as `u128` (so key order is arrival order) and log sequence numbers. Values are
-//! JSON: readable with any tool, and a schema change is a version bump in `meta`.
+//! Keys are ULIDs as `u128` (so key order is arrival order) and log sequence numbers. Events are
+//! compact binary records (`record.rs`), written on every capture; the rest is JSON, readable with
+//! any tool. A schema change is a version bump in `meta`.
 
 use super::StoreError;
-use crate::model::EventMeta;
 use redb::{Database, ReadableTable, TableDefinition};
 
-/// 2: `event.received` log records are references to their event (1 stored them whole; a file
-/// of version 1 is read as it is and marked 2 once opened).
-pub const SCHEMA_VERSION: u64 = 2;
+/// 3: events are compact records with small bodies inside (`record.rs`); 2: `event.received` log
+/// records are references to their event (1 stored them whole). Older files are read as they
+/// are and marked 3 once opened.
+pub const SCHEMA_VERSION: u64 = 3;
 
 /// `schema_version`, `log_seq` (newest lifecycle record), `events` (count).
 pub const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
-/// Event id → log sequence of its `event.received` record (8 bytes LE) + JSON [`EventMeta`].
+/// Event id → its record: log sequence of its `event.received` record, the event, and a small
+/// body (see `record.rs`).
 pub const EVENTS: TableDefinition<u128, &[u8]> = TableDefinition::new("events");
-/// Event id → the body's exact bytes.
+/// Event id → the body's exact bytes, for bodies too large to sit in the event's record.
 pub const BODIES: TableDefinition<u128, &[u8]> = TableDefinition::new("bodies");
 /// Sequence → one JSON lifecycle object, exactly as a headless line prints it; or, for
 /// `event.received` (which would repeat the event's own record), [`RECEIVED`] and the event id,
@@ -95,31 +97,4 @@ pub fn received_of(value: &[u8]) -> Option<ulid::Ulid> {
 
 pub fn dedupe_key(route: &str, key: &str) -> String {
     format!("{route}\n{key}")
-}
-
-pub fn encode_event(seq: u64, meta: &EventMeta) -> Result<Vec<u8>, StoreError> {
-    let mut out = Vec::with_capacity(512);
-    out.extend_from_slice(&seq.to_le_bytes());
-    serde_json::to_writer(&mut out, meta)?;
-    Ok(out)
-}
-
-/// Returns the `event.received` log sequence and the event.
-pub fn decode_event(bytes: &[u8]) -> Result<(u64, EventMeta), StoreError> {
-    let (seq, json) = bytes.split_at_checked(8).ok_or_else(|| {
-        StoreError::Decode(serde::de::Error::custom(
-            "event record shorter than its header",
-        ))
-    })?;
-    let seq = u64::from_le_bytes(seq.try_into().unwrap_or_default());
-    Ok((seq, serde_json::from_slice(json)?))
-}
-
-/// Sequence of the `event.received` record without decoding the JSON.
-pub fn event_seq(bytes: &[u8]) -> u64 {
-    bytes
-        .get(..8)
-        .and_then(|b| b.try_into().ok())
-        .map(u64::from_le_bytes)
-        .unwrap_or(0)
 }

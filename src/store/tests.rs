@@ -1,7 +1,7 @@
 //! The history over a real redb file in a temp dir.
 
 use super::*;
-use crate::model::{Header, Lifecycle, Verdict, Verification, now};
+use crate::model::{EventMeta, Header, Lifecycle, Verdict, Verification, now};
 use bytes::Bytes;
 
 fn capture(route: &str, body: &'static [u8], dedupe: Option<&str>) -> Capture {
@@ -227,5 +227,102 @@ async fn a_full_disk_fails_the_commit_and_the_store_recovers_after() {
     assert!(
         !bodies.contains(&b"lost".to_vec()),
         "a refused event must not appear"
+    );
+}
+
+#[tokio::test]
+async fn a_large_body_is_kept_apart_and_pruned_with_its_event() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, writer) = open(&dir, 1);
+    let large: &'static [u8] =
+        Box::leak(vec![0xa5; record::INLINE_BODY_MAX * 4].into_boxed_slice());
+    let big = writer.capture(capture("r", large, None)).await.unwrap().id;
+    assert_eq!(store.get_event(big).unwrap().unwrap().1, large);
+    let small = writer.capture(capture("r", b"s", None)).await.unwrap().id;
+    assert!(store.get_event(big).unwrap().is_none());
+    assert_eq!(store.get_event(small).unwrap().unwrap().1, b"s");
+    let db = store.db().unwrap();
+    let txn = redb::ReadableDatabase::begin_read(&*db).unwrap();
+    let bodies = txn.open_table(tables::BODIES).unwrap();
+    assert_eq!(
+        redb::ReadableTableMetadata::len(&bodies).unwrap(),
+        0,
+        "the large body went with its event"
+    );
+}
+
+/// A file written by the schema-2 code: JSON event records, every body in `bodies`.
+#[tokio::test]
+async fn a_schema_2_history_reads_as_it_was_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("h.redb");
+    let old = EventMeta {
+        id: ulid::Ulid::from_parts(1_700_000_000_000, 7),
+        received_at: now(),
+        route: "r".into(),
+        method: "POST".into(),
+        path: "/r".into(),
+        query: String::new(),
+        headers: vec![Header::new("x-a", "1")],
+        body_sha256: "00".repeat(32),
+        body_len: 3,
+        remote_addr: "127.0.0.1:1".into(),
+        event_type: None,
+        dedupe_key: Some("k".into()),
+        duplicate_of: None,
+        resend_of: None,
+        verification: Verification::bare(None, Verdict::Unsigned),
+        secret_headers: Vec::new(),
+    };
+    {
+        let db = redb::Database::create(&path).unwrap();
+        let txn = db.begin_write().unwrap();
+        {
+            let mut meta = txn.open_table(tables::META).unwrap();
+            meta.insert(tables::KEY_SCHEMA, 2).unwrap();
+            meta.insert(tables::KEY_LOG_SEQ, 1).unwrap();
+            meta.insert(tables::KEY_EVENTS, 1).unwrap();
+            let mut value = 1u64.to_le_bytes().to_vec();
+            serde_json::to_writer(&mut value, &old).unwrap();
+            txn.open_table(tables::EVENTS)
+                .unwrap()
+                .insert(old.id.0, value.as_slice())
+                .unwrap();
+            txn.open_table(tables::BODIES)
+                .unwrap()
+                .insert(old.id.0, &b"old"[..])
+                .unwrap();
+            let reference = tables::received_ref(old.id);
+            txn.open_table(tables::LOG)
+                .unwrap()
+                .insert(1, reference.as_slice())
+                .unwrap();
+        }
+        txn.commit().unwrap();
+    }
+    let (store, writer) = open(&dir, 1000);
+    assert_eq!(
+        store.get_event(old.id).unwrap().unwrap(),
+        (old.clone(), b"old".to_vec())
+    );
+    let new = writer.capture(capture("r", b"new", None)).await.unwrap();
+    let listed: Vec<_> = store
+        .list_events(None, 10)
+        .unwrap()
+        .items
+        .iter()
+        .map(|e| e.id)
+        .collect();
+    assert_eq!(listed, [new.id, old.id]);
+    let log = store.log_after(0, 10).unwrap();
+    let first: serde_json::Value = serde_json::from_slice(&log[0].json).unwrap();
+    assert_eq!(first["event_id"], old.id.to_string());
+    assert_eq!(store.get_event(new.id).unwrap().unwrap().1, b"new");
+    let db = store.db().unwrap();
+    let txn = redb::ReadableDatabase::begin_read(&*db).unwrap();
+    let meta = txn.open_table(tables::META).unwrap();
+    assert_eq!(
+        meta.get(tables::KEY_SCHEMA).unwrap().unwrap().value(),
+        tables::SCHEMA_VERSION
     );
 }

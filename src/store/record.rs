@@ -1,0 +1,282 @@
+//! How an event is kept in the `events` table: a compact binary record (postcard) with the body
+//! right behind it when the body is small, so one capture writes one value instead of two.
+//!
+//! ```text
+//! seq: u64 LE | format: u8 | meta length: u32 LE | meta (postcard) | body (inline format only)
+//! ```
+//!
+//! `seq` is the event's `event.received` log record. Schema 2 files hold JSON after `seq` (a JSON
+//! object starts with `{`, never a format byte) with the body in the `bodies` table; they are
+//! read as they are.
+
+use super::StoreError;
+use crate::model::{EventMeta, Header, Timestamp, Verification};
+use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
+use ulid::Ulid;
+
+/// Bodies up to this size live inside the event's record; larger ones in the `bodies` table, so
+/// that listing events never drags large bodies through the page cache.
+pub const INLINE_BODY_MAX: usize = 3 * 1024;
+
+/// Compact record, body in the `bodies` table.
+const COMPACT: u8 = 3;
+/// Compact record, body inline after the meta.
+const COMPACT_INLINE: u8 = 4;
+/// The first byte of a schema-2 JSON record.
+const JSON: u8 = b'{';
+
+const SEQ_LEN: usize = 8;
+const HEADER_LEN: usize = SEQ_LEN + 1 + 4;
+
+/// The meta as stored: the id is the record's key, times are milliseconds, header values raw.
+/// Field order is the format: append new fields at the end (postcard has no field names).
+#[derive(Serialize, Deserialize)]
+struct Stored<'a> {
+    received_at_ms: i64,
+    route: Cow<'a, str>,
+    method: Cow<'a, str>,
+    path: Cow<'a, str>,
+    query: Cow<'a, str>,
+    headers: Vec<(Cow<'a, str>, Cow<'a, [u8]>)>,
+    body_sha256: Cow<'a, str>,
+    body_len: u64,
+    remote_addr: Cow<'a, str>,
+    event_type: Option<Cow<'a, str>>,
+    dedupe_key: Option<Cow<'a, str>>,
+    duplicate_of: Option<u128>,
+    resend_of: Option<u128>,
+    verification: Cow<'a, Verification>,
+    secret_headers: Cow<'a, [String]>,
+}
+
+impl<'a> Stored<'a> {
+    fn of(meta: &'a EventMeta) -> Self {
+        Stored {
+            received_at_ms: meta.received_at.unix_millis(),
+            route: Cow::Borrowed(&meta.route),
+            method: Cow::Borrowed(&meta.method),
+            path: Cow::Borrowed(&meta.path),
+            query: Cow::Borrowed(&meta.query),
+            headers: meta
+                .headers
+                .iter()
+                .map(|h| {
+                    (
+                        Cow::Borrowed(h.name.as_str()),
+                        Cow::Borrowed(h.value.as_bytes()),
+                    )
+                })
+                .collect(),
+            body_sha256: Cow::Borrowed(&meta.body_sha256),
+            body_len: meta.body_len,
+            remote_addr: Cow::Borrowed(&meta.remote_addr),
+            event_type: meta.event_type.as_deref().map(Cow::Borrowed),
+            dedupe_key: meta.dedupe_key.as_deref().map(Cow::Borrowed),
+            duplicate_of: meta.duplicate_of.map(|id| id.0),
+            resend_of: meta.resend_of.map(|id| id.0),
+            verification: Cow::Borrowed(&meta.verification),
+            secret_headers: Cow::Borrowed(&meta.secret_headers),
+        }
+    }
+
+    fn into_meta(self, id: Ulid) -> EventMeta {
+        EventMeta {
+            id,
+            received_at: Timestamp::from_unix_millis(self.received_at_ms),
+            route: self.route.into_owned(),
+            method: self.method.into_owned(),
+            path: self.path.into_owned(),
+            query: self.query.into_owned(),
+            headers: self
+                .headers
+                .into_iter()
+                .map(|(name, value)| Header::new(name.into_owned(), value.into_owned()))
+                .collect(),
+            body_sha256: self.body_sha256.into_owned(),
+            body_len: self.body_len,
+            remote_addr: self.remote_addr.into_owned(),
+            event_type: self.event_type.map(Cow::into_owned),
+            dedupe_key: self.dedupe_key.map(Cow::into_owned),
+            duplicate_of: self.duplicate_of.map(Ulid),
+            resend_of: self.resend_of.map(Ulid),
+            verification: self.verification.into_owned(),
+            secret_headers: self.secret_headers.into_owned(),
+        }
+    }
+}
+
+/// An event's record. Returns it and whether the body went inside it (else it belongs in the
+/// `bodies` table).
+pub fn encode(seq: u64, meta: &EventMeta, body: &[u8]) -> Result<(Vec<u8>, bool), StoreError> {
+    let inline = body.len() <= INLINE_BODY_MAX;
+    let mut out = Vec::with_capacity(HEADER_LEN + 256 + if inline { body.len() } else { 0 });
+    out.extend_from_slice(&seq.to_le_bytes());
+    out.push(if inline { COMPACT_INLINE } else { COMPACT });
+    out.extend_from_slice(&[0; 4]);
+    let mut out = postcard::to_extend(&Stored::of(meta), out)?;
+    let meta_len = u32::try_from(out.len() - HEADER_LEN).map_err(|_| corrupt("meta too long"))?;
+    out[SEQ_LEN + 1..HEADER_LEN].copy_from_slice(&meta_len.to_le_bytes());
+    if inline {
+        out.extend_from_slice(body);
+    }
+    Ok((out, inline))
+}
+
+/// A stored event record, taken apart.
+pub struct Decoded<'v> {
+    pub meta: EventMeta,
+    /// The body, when it is inside the record; `None`: look in the `bodies` table.
+    pub body: Option<&'v [u8]>,
+}
+
+/// Reads a record of the event `id` (the record's key), in either format.
+pub fn decode(id: Ulid, value: &[u8]) -> Result<Decoded<'_>, StoreError> {
+    let rest = value
+        .get(SEQ_LEN..)
+        .ok_or_else(|| corrupt("event record shorter than its header"))?;
+    match rest.first() {
+        Some(&JSON) => Ok(Decoded {
+            meta: serde_json::from_slice(rest)?,
+            body: None,
+        }),
+        Some(&format @ (COMPACT | COMPACT_INLINE)) => {
+            let len = value
+                .get(SEQ_LEN + 1..HEADER_LEN)
+                .and_then(|b| b.try_into().ok())
+                .map(u32::from_le_bytes)
+                .ok_or_else(|| corrupt("event record shorter than its header"))?;
+            let end = usize::try_from(len)
+                .ok()
+                .and_then(|len| HEADER_LEN.checked_add(len))
+                .filter(|&end| end <= value.len())
+                .ok_or_else(|| corrupt("event meta runs past the record"))?;
+            let stored: Stored<'_> = postcard::from_bytes(&value[HEADER_LEN..end])?;
+            Ok(Decoded {
+                meta: stored.into_meta(id),
+                body: (format == COMPACT_INLINE).then(|| &value[end..]),
+            })
+        }
+        other => Err(corrupt(&format!("unknown event record format {other:?}"))),
+    }
+}
+
+/// Sequence of the `event.received` record without decoding the rest.
+pub fn seq(value: &[u8]) -> u64 {
+    value
+        .get(..SEQ_LEN)
+        .and_then(|b| b.try_into().ok())
+        .map(u64::from_le_bytes)
+        .unwrap_or(0)
+}
+
+fn corrupt(what: &str) -> StoreError {
+    StoreError::Corrupt(what.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Diagnosis, Verdict, now};
+
+    fn meta() -> EventMeta {
+        EventMeta {
+            id: Ulid::generate(),
+            received_at: now(),
+            route: "stripe".into(),
+            method: "POST".into(),
+            path: "/stripe/hooks".into(),
+            query: "a=1&b".into(),
+            headers: vec![
+                Header::new("content-type", "application/json"),
+                Header::new("x-raw", vec![0xff, 0x00, 0x1b]),
+                Header::new("x-raw", "second"),
+            ],
+            body_sha256: "ab".repeat(32),
+            body_len: 4,
+            remote_addr: "127.0.0.1:9".into(),
+            event_type: Some("invoice.paid".into()),
+            dedupe_key: None,
+            duplicate_of: Some(Ulid::generate()),
+            resend_of: None,
+            verification: Verification {
+                scheme: Some("stripe".into()),
+                verdict: Verdict::Stale,
+                secret: Some("#1".into()),
+                timestamp: Some("1700000000000".into()),
+                skew_secs: Some(-3),
+                received: Some("v1=00".into()),
+                expected: Some("v1=11".into()),
+                signed_content: Some("1700000000000.{body}".into()),
+                diagnosis: Some(Diagnosis {
+                    code: "timestamp_millis".into(),
+                    message: "m".into(),
+                }),
+            },
+            secret_headers: vec!["x-webhook-secret".into()],
+        }
+    }
+
+    #[test]
+    fn a_record_gives_back_the_event_and_a_small_body_exactly() {
+        let meta = meta();
+        let body = b"\x00\xff{}\n";
+        let (value, inline) = encode(42, &meta, body).unwrap();
+        assert!(inline);
+        let back = decode(meta.id, &value).unwrap();
+        assert_eq!(seq(&value), 42);
+        assert_eq!((&back.meta, back.body), (&meta, Some(&body[..])));
+        // Far smaller than the JSON it replaces.
+        let json = serde_json::to_vec(&meta).unwrap();
+        assert!(
+            value.len() - body.len() < json.len() * 2 / 3,
+            "{} vs {}",
+            value.len(),
+            json.len()
+        );
+    }
+
+    #[test]
+    fn an_empty_body_is_inline_and_a_large_one_is_not() {
+        let meta = meta();
+        let (value, inline) = encode(1, &meta, b"").unwrap();
+        assert!(inline);
+        assert_eq!(decode(meta.id, &value).unwrap().body, Some(&b""[..]));
+        let large = vec![7u8; INLINE_BODY_MAX + 1];
+        let (value, inline) = encode(1, &meta, &large).unwrap();
+        assert!(!inline);
+        let back = decode(meta.id, &value).unwrap();
+        assert_eq!((back.body, back.meta), (None, meta));
+    }
+
+    #[test]
+    fn a_schema_2_json_record_still_reads() {
+        let meta = meta();
+        let mut value = 9u64.to_le_bytes().to_vec();
+        serde_json::to_writer(&mut value, &meta).unwrap();
+        let back = decode(meta.id, &value).unwrap();
+        assert_eq!(seq(&value), 9);
+        assert_eq!((back.meta, back.body), (meta, None));
+    }
+
+    #[test]
+    fn damaged_records_are_errors_not_panics() {
+        let meta = meta();
+        let (value, _) = encode(1, &meta, b"body").unwrap();
+        for cut in 0..value.len() {
+            let _ = decode(meta.id, &value[..cut]);
+        }
+        let mut wrong = value.clone();
+        wrong[8] = 0x7f;
+        assert!(matches!(
+            decode(meta.id, &wrong),
+            Err(StoreError::Corrupt(_))
+        ));
+        let mut long = value;
+        long[9..13].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert!(matches!(
+            decode(meta.id, &long),
+            Err(StoreError::Corrupt(_))
+        ));
+    }
+}
