@@ -24,6 +24,8 @@
 // take them for examples of their own.
 #[path = "bench/disk.rs"]
 mod disk;
+#[path = "bench/floor.rs"]
+mod floor;
 #[path = "bench/load.rs"]
 mod load;
 #[path = "bench/procs.rs"]
@@ -35,7 +37,7 @@ use anyhow::Context;
 use clap::Parser;
 use http::{HeaderName, HeaderValue};
 use load::{Body, Outcome, Plan, Stop};
-use procs::{Ceiling, Consumer, Hooklens};
+use procs::{Baseline, Consumer, Hooklens};
 use report::{Case, DiskUse, Results, Sample};
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -71,6 +73,9 @@ struct Args {
     /// Internal: be the ceiling server.
     #[arg(long, hide = true)]
     serve_ceiling: bool,
+    /// Internal: be the floor server, with its file in this directory.
+    #[arg(long, hide = true)]
+    serve_floor: Option<PathBuf>,
 }
 
 struct Settings {
@@ -112,11 +117,16 @@ impl Settings {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    if args.serve_ceiling {
-        return match procs::serve_ceiling() {
+    let baseline = match (&args.serve_ceiling, &args.serve_floor) {
+        (true, _) => Some(("ceiling", procs::serve_ceiling())),
+        (false, Some(dir)) => Some(("floor", floor::serve(dir))),
+        (false, None) => None,
+    };
+    if let Some((name, served)) = baseline {
+        return match served {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
-                eprintln!("ceiling: {e:#}");
+                eprintln!("{name}: {e:#}");
                 ExitCode::FAILURE
             }
         };
@@ -156,7 +166,7 @@ fn run(settings: Settings) -> anyhow::Result<Vec<String>> {
     bench.measure_disk_use();
     bench.results.print();
     println!("\nran in {:.0} s", started.elapsed().as_secs_f64());
-    bench.ceiling.take().map(Ceiling::stop).transpose()?;
+    bench.ceiling.take().map(Baseline::stop).transpose()?;
     Ok(std::mem::take(&mut bench.results.failures))
 }
 
@@ -168,7 +178,7 @@ struct Bench {
     scratch: tempfile::TempDir,
     /// The load generator's runtime; see [`generator_runtime`].
     runtime: tokio::runtime::Runtime,
-    ceiling: Option<Ceiling>,
+    ceiling: Option<Baseline>,
     consumer: Consumer,
     dead: SocketAddr,
     signed: Body,
@@ -182,7 +192,7 @@ impl Bench {
             bin,
             scratch,
             runtime: generator_runtime()?,
-            ceiling: Some(Ceiling::start()?),
+            ceiling: Some(Baseline::ceiling()?),
             consumer: Consumer::start()?,
             dead: procs::dead_addr()?,
             signed: signed_body()?,
@@ -247,6 +257,8 @@ impl Bench {
                 let outcome = self.load(addr, PATH, many, Body::Numbered)?;
                 Ok(Some(sample(many, &outcome, None)))
             }
+            Case::Floor => self.floor(many).map(Some),
+            Case::FloorOne => self.floor(1).map(Some),
             Case::Capture => self.capture(procs::Options::default(), many).map(Some),
             Case::CaptureOne => self.capture(procs::Options::default(), 1).map(Some),
             Case::Signed => self.signed().map(Some),
@@ -294,6 +306,14 @@ impl Bench {
 
     fn start_hooklens(&self, options: &procs::Options) -> anyhow::Result<Hooklens> {
         Hooklens::start(&self.bin, self.scratch.path(), options)
+    }
+
+    /// The floor server over a fresh file, as hooklens gets one per case and round.
+    fn floor(&self, connections: usize) -> anyhow::Result<Sample> {
+        let floor = Baseline::floor(self.scratch.path())?;
+        let outcome = self.load(floor.addr, PATH, connections, Body::Numbered)?;
+        floor.stop()?;
+        Ok(sample(connections, &outcome, None))
     }
 
     /// Plain capture (unsigned, default route), optionally with a target.

@@ -1,5 +1,6 @@
 //! What the benchmark measures against: the `hooklens` binary as a child process, the plain axum
-//! ceiling as a child process of this same example (`--serve-ceiling`), and the local consumer
+//! ceiling and the durable floor as child processes of this same example (`--serve-ceiling`,
+//! `--serve-floor`), and the local consumer
 //! that relayed deliveries land on (in-process, so its arrival times share the load generator's
 //! clock).
 
@@ -203,36 +204,56 @@ fn keep_tail(stderr: impl Read + Send + 'static) -> Arc<Mutex<VecDeque<String>>>
     tail
 }
 
-/// The ceiling server as a child process, so that it pays for a process boundary like hooklens.
-pub struct Ceiling {
+/// A baseline server (the ceiling, the floor) as a child process of this same example, so that
+/// it pays for a process boundary like hooklens.
+pub struct Baseline {
     child: Child,
     pub addr: SocketAddr,
     /// Held open: the child exits when it reads EOF, i.e. when the benchmark goes away.
     _stdin: ChildStdin,
+    _data: Option<tempfile::TempDir>,
 }
 
-impl Ceiling {
-    pub fn start() -> anyhow::Result<Ceiling> {
+impl Baseline {
+    /// `--serve-ceiling`: plain axum.
+    pub fn ceiling() -> anyhow::Result<Baseline> {
+        Baseline::start(&["--serve-ceiling".as_ref()], None)
+    }
+
+    /// `--serve-floor`: axum + redb group commit, over a fresh file under `scratch`.
+    pub fn floor(scratch: &Path) -> anyhow::Result<Baseline> {
+        let data = tempfile::Builder::new()
+            .prefix("floor-")
+            .tempdir_in(scratch)?;
+        let dir = data.path().as_os_str().to_owned();
+        Baseline::start(&["--serve-floor".as_ref(), &dir], Some(data))
+    }
+
+    fn start(
+        args: &[&std::ffi::OsStr],
+        data: Option<tempfile::TempDir>,
+    ) -> anyhow::Result<Baseline> {
         let exe = std::env::current_exe()?;
         let mut child = Command::new(exe)
-            .arg("--serve-ceiling")
+            .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
-            .context("cannot start the ceiling server")?;
+            .with_context(|| format!("cannot start the baseline server {args:?}"))?;
         let stdin = child.stdin.take().context("no stdin")?;
         let first = drain_lines(child.stdout.take().context("no stdout")?);
         let line = first
             .recv_timeout(READY_TIMEOUT)
-            .context("the ceiling server did not print its address")?;
+            .with_context(|| format!("the baseline server {args:?} did not print its address"))?;
         let addr = line
             .parse()
-            .with_context(|| format!("ceiling address {line:?}"))?;
-        Ok(Ceiling {
+            .with_context(|| format!("baseline address {line:?}"))?;
+        Ok(Baseline {
             child,
             addr,
             _stdin: stdin,
+            _data: data,
         })
     }
 
@@ -241,7 +262,7 @@ impl Ceiling {
     }
 }
 
-impl Drop for Ceiling {
+impl Drop for Baseline {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();

@@ -7,7 +7,9 @@ use std::collections::BTreeMap;
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
 pub enum Case {
     Ceiling,
+    Floor,
     Capture,
+    FloorOne,
     CaptureOne,
     Signed,
     Relay,
@@ -17,9 +19,11 @@ pub enum Case {
 }
 
 impl Case {
-    pub const ALL: [Case; 8] = [
+    pub const ALL: [Case; 10] = [
         Case::Ceiling,
+        Case::Floor,
         Case::Capture,
+        Case::FloorOne,
         Case::CaptureOne,
         Case::Signed,
         Case::Relay,
@@ -31,6 +35,7 @@ impl Case {
     pub fn label(self) -> &'static str {
         match self {
             Case::Ceiling => "ceiling: plain axum, reads body, 200",
+            Case::Floor | Case::FloorOne => "floor: axum + redb group commit",
             Case::Capture => "capture (durable, unsigned)",
             Case::CaptureOne => "capture",
             Case::Signed => "capture, github signature verified",
@@ -141,6 +146,7 @@ impl Results {
         self.print_cases();
         self.print_notes();
         self.print_targets();
+        self.print_floor();
     }
 
     fn print_cases(&self) {
@@ -228,6 +234,37 @@ impl Results {
             };
             println!("{:<44} {value:>10} {bound:>12}  {status}", t.name);
         }
+    }
+
+    /// What the disk allows: the targets that a durable commit bounds, read against the floor.
+    fn print_floor(&self) {
+        let rps = |c: Case| self.summary(c).map(|s| s.req_per_sec);
+        let ratio = |a: Option<f64>, b: Option<f64>| match (a, b) {
+            (Some(a), Some(b)) if b > 0.0 => format!("{:.3}", a / b),
+            _ => "-".to_owned(),
+        };
+        let latency = |c: Case| {
+            self.summary(c).map_or("-".to_owned(), |s| {
+                format!("{:.3} / {:.3} ms", s.p50_ms, s.p99_ms)
+            })
+        };
+        println!();
+        println!(
+            "against the floor (axum + redb group commit of the bare body, durable, two-phase):"
+        );
+        println!(
+            "  floor / ceiling, req/s         {:>20}   the most any durable capture reaches here",
+            ratio(rps(Case::Floor), rps(Case::Ceiling))
+        );
+        println!(
+            "  capture / floor, req/s         {:>20}   what hooklens's own work costs",
+            ratio(rps(Case::Capture), rps(Case::Floor))
+        );
+        println!(
+            "  1 connection, p50 / p99: floor {:>20}   capture {}",
+            latency(Case::FloorOne),
+            latency(Case::CaptureOne)
+        );
     }
 
     fn targets(&self) -> Vec<Target> {
