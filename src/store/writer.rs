@@ -9,11 +9,18 @@ use crate::model::{
 };
 use bytes::Bytes;
 use redb::{Database, Durability};
+use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
 use ulid::Ulid;
 
 /// Requests taken into one transaction at most; bounds commit latency under a burst.
 const MAX_BATCH: usize = 1024;
+/// How long attempt results wait for a capture to share their commit (see [`wait_for_capture`]):
+/// two commits' time, within these bounds.
+const SHARE_WAIT: (Duration, Duration) = (Duration::from_millis(1), Duration::from_millis(10));
+/// How often the queue is looked at meanwhile (the channel cannot be waited on with a timeout
+/// from this thread; sleeps this short cost a capture tens of microseconds at most).
+const SHARE_POLL: Duration = Duration::from_micros(20);
 
 /// A request to record, as the receiver saw it, and where it goes. The writer assigns the ids.
 #[derive(Debug, Clone)]
@@ -86,6 +93,12 @@ enum Op {
 }
 
 impl Op {
+    /// Bookkeeping that no sender waits on for an answer to give: an attempt's result, a
+    /// lifecycle record.
+    fn can_wait(&self) -> bool {
+        matches!(self, Op::Finish(..) | Op::Log(..))
+    }
+
     fn fail(self, error: &str) {
         let e = || StoreError::CommitFailed(error.to_owned());
         match self {
@@ -159,6 +172,37 @@ impl Writer {
     }
 }
 
+/// Takes what is waiting, up to [`MAX_BATCH`].
+fn drain(rx: &mut mpsc::Receiver<Op>, batch: &mut Vec<Op>) {
+    while batch.len() < MAX_BATCH {
+        match rx.try_recv() {
+            Ok(op) => batch.push(op),
+            Err(_) => break,
+        }
+    }
+}
+
+/// While events keep arriving, a batch of nothing but attempt results waits (at most `wait`)
+/// for the next capture (or any request a sender waits on) to share its commit. Committed at once, the results would hold the disk
+/// for a commit of their own just as that capture comes, and the capture (and its delivery)
+/// would wait for it: at one connection with a target, most events paid for two commits.
+fn wait_for_capture(rx: &mut mpsc::Receiver<Op>, batch: &mut Vec<Op>, wait: Duration) {
+    let deadline = Instant::now() + wait;
+    while batch.len() < MAX_BATCH && Instant::now() < deadline {
+        match rx.try_recv() {
+            Ok(op) => {
+                let urgent = !op.can_wait();
+                batch.push(op);
+                if urgent {
+                    return drain(rx, batch);
+                }
+            }
+            Err(mpsc::error::TryRecvError::Empty) => std::thread::sleep(SHARE_POLL),
+            Err(mpsc::error::TryRecvError::Disconnected) => return,
+        }
+    }
+}
+
 pub(super) fn spawn(store: Store) -> Result<Writer, StoreError> {
     let (tx, rx) = mpsc::channel(MAX_BATCH * 4);
     let last_id = store.newest_id()?;
@@ -185,15 +229,24 @@ impl WriterLoop {
 
     fn run(mut self, mut rx: mpsc::Receiver<Op>) {
         let mut batch = Vec::with_capacity(MAX_BATCH);
+        // How long the last commit with a capture took, while events keep arriving.
+        let mut capturing: Option<Duration> = None;
         while let Some(op) = rx.blocking_recv() {
             batch.push(op);
-            while batch.len() < MAX_BATCH {
-                match rx.try_recv() {
-                    Ok(op) => batch.push(op),
-                    Err(_) => break,
-                }
+            drain(&mut rx, &mut batch);
+            if let Some(commit) = capturing
+                && batch.iter().all(Op::can_wait)
+            {
+                wait_for_capture(
+                    &mut rx,
+                    &mut batch,
+                    (commit * 2).clamp(SHARE_WAIT.0, SHARE_WAIT.1),
+                );
             }
+            let has_capture = batch.iter().any(|op| matches!(op, Op::Capture(..)));
+            let started = Instant::now();
             self.commit(&mut batch);
+            capturing = has_capture.then(|| started.elapsed());
         }
     }
 
@@ -393,5 +446,63 @@ fn event_meta(id: Ulid, c: &Capture, duplicate_of: Option<Ulid>) -> EventMeta {
         resend_of: c.resend_of,
         verification: c.verification.clone(),
         secret_headers: c.secret_headers.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::now;
+
+    fn log_op() -> Op {
+        let record = Lifecycle::ConfigRejected {
+            at: now(),
+            path: "x".into(),
+            error: None,
+        };
+        Op::Log(Box::new(record), oneshot::channel().0)
+    }
+
+    fn begin_op() -> Op {
+        Op::Begin(Vec::new(), now(), oneshot::channel().0)
+    }
+
+    #[test]
+    fn bookkeeping_waits_for_the_next_request_and_takes_it_along() {
+        let (tx, mut rx) = mpsc::channel(8);
+        let sender = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(5));
+            tx.blocking_send(begin_op()).unwrap();
+            tx.blocking_send(log_op()).unwrap();
+        });
+        let mut batch = vec![log_op()];
+        let started = Instant::now();
+        wait_for_capture(&mut rx, &mut batch, Duration::from_secs(5));
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "it stopped waiting once one came"
+        );
+        sender.join().unwrap();
+        // The log record sent after it may be in this batch or the next.
+        assert!(batch.len() >= 2, "{}", batch.len());
+        assert!(matches!(batch[1], Op::Begin(..)));
+    }
+
+    #[test]
+    fn bookkeeping_alone_waits_no_longer_than_told() {
+        let (_tx, mut rx) = mpsc::channel::<Op>(8);
+        let mut batch = vec![log_op()];
+        let started = Instant::now();
+        wait_for_capture(&mut rx, &mut batch, Duration::from_millis(20));
+        let waited = started.elapsed();
+        assert!(waited >= Duration::from_millis(20), "{waited:?}");
+        assert!(waited < Duration::from_secs(2), "{waited:?}");
+        assert_eq!(batch.len(), 1);
+    }
+
+    #[test]
+    fn only_answers_nobody_waits_for_may_wait() {
+        assert!(log_op().can_wait());
+        assert!(!begin_op().can_wait());
     }
 }
