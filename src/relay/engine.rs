@@ -67,7 +67,7 @@ impl Engine {
 
     pub async fn run(mut self) {
         self.recover().await;
-        let mut log = self.task.store.subscribe_log();
+        let mut outbox = self.task.store.subscribe_outbox();
         let mut live = self.task.live.clone();
         loop {
             let wake_at = self.dispatch().await;
@@ -78,7 +78,7 @@ impl Engine {
                 }
             };
             tokio::select! {
-                changed = log.changed() => if changed.is_err() { break },
+                changed = outbox.changed() => if changed.is_err() { break },
                 intent = self.intents.recv() => match intent {
                     Some(Intent::Stop(reply)) => return self.drain(reply).await,
                     Some(intent) => self.handle(intent).await,

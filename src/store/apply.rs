@@ -45,6 +45,15 @@ pub(super) struct Tables<'t> {
     inflight: Table<'t, u128, u64>,
     seq: u64,
     count: u64,
+    /// A delivery went into the outbox (new, replayed or retrying): the relay has to look.
+    outbox_grew: bool,
+}
+
+/// What a transaction changed that others watch for.
+pub(super) struct Written {
+    /// Sequence of the newest lifecycle record.
+    pub head: u64,
+    pub outbox_grew: bool,
 }
 
 impl<'t> Tables<'t> {
@@ -65,18 +74,22 @@ impl<'t> Tables<'t> {
             inflight: txn.open_table(INFLIGHT)?,
             seq,
             count,
+            outbox_grew: false,
         })
     }
 
-    /// Writes the counters back; returns the new log head.
-    pub fn close(mut self, max_events: u64) -> Result<u64, StoreError> {
+    /// Writes the counters back.
+    pub fn close(mut self, max_events: u64) -> Result<Written, StoreError> {
         if self.count > max_events {
             let excess = self.count - max_events;
             self.count -= self.prune(excess)?;
         }
         self.meta.insert(KEY_LOG_SEQ, self.seq)?;
         self.meta.insert(KEY_EVENTS, self.count)?;
-        Ok(self.seq)
+        Ok(Written {
+            head: self.seq,
+            outbox_grew: self.outbox_grew,
+        })
     }
 
     pub fn log(&mut self, record: &Lifecycle) -> Result<(), StoreError> {
@@ -127,6 +140,7 @@ impl<'t> Tables<'t> {
         self.put_delivery(record)?;
         self.pending
             .insert((record.target.as_str(), due_ms(now), record.id.0), ())?;
+        self.outbox_grew = true;
         self.queued(record, now)
     }
 
@@ -252,6 +266,7 @@ impl<'t> Tables<'t> {
         if let Some(at) = next {
             self.pending
                 .insert((record.target.as_str(), due_ms(at), id.0), ())?;
+            self.outbox_grew = true;
         }
         self.put_delivery(&record)?;
         let (event_id, delivery_id, target) = (record.event_id, record.id, record.target.clone());

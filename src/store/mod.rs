@@ -89,6 +89,8 @@ struct Shared {
     options: StoreOptions,
     /// Sequence number of the newest committed lifecycle record.
     log_head: watch::Sender<u64>,
+    /// Bumped by every commit that put a delivery into the outbox.
+    outbox: watch::Sender<u64>,
 }
 
 impl Store {
@@ -104,6 +106,7 @@ impl Store {
                 db: RwLock::new(Some(Arc::new(db))),
                 options,
                 log_head: watch::channel(head).0,
+                outbox: watch::channel(0).0,
             }),
         };
         let writer = writer::spawn(store.clone())?;
@@ -118,6 +121,13 @@ impl Store {
     /// Wakes whenever new lifecycle records are committed.
     pub fn subscribe_log(&self) -> watch::Receiver<u64> {
         self.shared.log_head.subscribe()
+    }
+
+    /// Wakes whenever a commit put a delivery into the outbox (queued, replayed, or due to
+    /// retry). Commits that only capture or record attempts do not: the relay has nothing new
+    /// to read then.
+    pub fn subscribe_outbox(&self) -> watch::Receiver<u64> {
+        self.shared.outbox.subscribe()
     }
 
     fn db(&self) -> Result<Arc<Database>, StoreError> {

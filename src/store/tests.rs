@@ -326,3 +326,35 @@ async fn a_schema_2_history_reads_as_it_was_written() {
         tables::SCHEMA_VERSION
     );
 }
+
+#[tokio::test]
+async fn only_a_commit_that_fills_the_outbox_wakes_the_relay() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, writer) = open(&dir, 1000);
+    let outbox = store.subscribe_outbox();
+    writer
+        .capture(capture("r", b"nowhere", None))
+        .await
+        .unwrap();
+    assert!(
+        !outbox.has_changed().unwrap(),
+        "an event without targets queues nothing"
+    );
+    let mut claimed = capture("r", b"fast path", None);
+    claimed.targets = vec![CaptureTarget {
+        name: "app".into(),
+        wire_id: None,
+        claimed: true,
+    }];
+    writer.capture(claimed.clone()).await.unwrap();
+    assert!(
+        !outbox.has_changed().unwrap(),
+        "a claimed delivery is in flight, not in the outbox"
+    );
+    claimed.targets[0].claimed = false;
+    writer.capture(claimed).await.unwrap();
+    assert!(
+        outbox.has_changed().unwrap(),
+        "a queued delivery wakes the relay"
+    );
+}

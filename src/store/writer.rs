@@ -1,7 +1,7 @@
 //! The one thread that writes the history, with group commit: it drains every waiting request
 //! into one write transaction, commits once, then answers each sender.
 
-use super::apply::{Decision, Planned, Tables};
+use super::apply::{Decision, Planned, Tables, Written};
 use super::{CommitMode, Store, StoreError};
 use crate::model::{
     Attempt, DeliveryRecord, DeliveryState, EventMeta, Header, Lifecycle, SendMode, Timestamp,
@@ -254,8 +254,14 @@ impl WriterLoop {
         let last_id = self.last_id;
         let result = self.store.db().and_then(|db| self.write(&db, batch));
         match result {
-            Ok((done, head)) => {
-                self.store.shared.log_head.send_replace(head);
+            Ok((done, written)) => {
+                if written.outbox_grew {
+                    self.store
+                        .shared
+                        .outbox
+                        .send_modify(|generation| *generation += 1);
+                }
+                self.store.shared.log_head.send_replace(written.head);
                 for (op, done) in batch.drain(..).zip(done) {
                     match (op, done) {
                         (Op::Capture(_, r), Done::Captured(c)) => drop(r.send(Ok(*c))),
@@ -299,13 +305,13 @@ impl WriterLoop {
         id
     }
 
-    /// Writes the batch in one transaction. Returns per-op results and the new log head.
-    fn write(&mut self, db: &Database, batch: &[Op]) -> Result<(Vec<Done>, u64), StoreError> {
+    /// Writes the batch in one transaction. Returns per-op results and what changed.
+    fn write(&mut self, db: &Database, batch: &[Op]) -> Result<(Vec<Done>, Written), StoreError> {
         let mut txn = db.begin_write()?;
         txn.set_durability(Durability::Immediate)?;
         txn.set_two_phase_commit(self.store.options().commit_mode == CommitMode::TwoPhase);
         let mut done = Vec::with_capacity(batch.len());
-        let head = {
+        let written = {
             let mut t = Tables::open(&txn)?;
             for op in batch {
                 done.push(self.apply(&mut t, op)?);
@@ -313,7 +319,7 @@ impl WriterLoop {
             t.close(self.store.options().max_events)?
         };
         txn.commit()?;
-        Ok((done, head))
+        Ok((done, written))
     }
 
     fn apply(&mut self, t: &mut Tables<'_>, op: &Op) -> Result<Done, StoreError> {
