@@ -4,13 +4,12 @@
 use super::StoreError;
 use super::record;
 use super::tables::{
-    self, ATTEMPTS, BODIES, BY_EVENT, DEDUPE, DELIVERIES, EVENTS, INFLIGHT, KEY_EVENTS,
-    KEY_LOG_SEQ, LOG, META, PENDING,
+    self, ATTEMPTS, BODIES, BY_EVENT, DEDUPE, DELIVERIES, EVENTS, INFLIGHT, LOG, PENDING,
 };
 use crate::model::{
     Attempt, DeliveryRecord, DeliveryState, EventMeta, Lifecycle, SendMode, Timestamp,
 };
-use redb::{ReadableTable, Table, WriteTransaction};
+use redb::{ReadableTable, ReadableTableMetadata, Table, WriteTransaction};
 use ulid::Ulid;
 
 /// Oldest events pruned per transaction, so lowering `max_events` never stalls capture.
@@ -33,7 +32,6 @@ pub enum Decision {
 }
 
 pub(super) struct Tables<'t> {
-    meta: Table<'t, &'static str, u64>,
     events: Table<'t, u128, &'static [u8]>,
     bodies: Table<'t, u128, &'static [u8]>,
     log: Table<'t, u64, &'static [u8]>,
@@ -58,14 +56,16 @@ pub(super) struct Written {
 
 impl<'t> Tables<'t> {
     pub fn open(txn: &'t WriteTransaction) -> Result<Self, StoreError> {
-        let meta = txn.open_table(META)?;
-        let seq = meta.get(KEY_LOG_SEQ)?.map(|v| v.value()).unwrap_or(0);
-        let count = meta.get(KEY_EVENTS)?.map(|v| v.value()).unwrap_or(0);
+        // Both come from the tables themselves (redb keeps each table's length in its header),
+        // so a commit touches no counter page of its own.
+        let log = txn.open_table(LOG)?;
+        let seq = tables::log_head(&log)?;
+        let events = txn.open_table(EVENTS)?;
+        let count = events.len()?;
         Ok(Tables {
-            meta,
-            events: txn.open_table(EVENTS)?,
+            events,
             bodies: txn.open_table(BODIES)?,
-            log: txn.open_table(LOG)?,
+            log,
             dedupe: txn.open_table(DEDUPE)?,
             deliveries: txn.open_table(DELIVERIES)?,
             attempts: txn.open_table(ATTEMPTS)?,
@@ -78,14 +78,12 @@ impl<'t> Tables<'t> {
         })
     }
 
-    /// Writes the counters back.
+    /// Prunes beyond `max_events`; says what changed.
     pub fn close(mut self, max_events: u64) -> Result<Written, StoreError> {
         if self.count > max_events {
             let excess = self.count - max_events;
             self.count -= self.prune(excess)?;
         }
-        self.meta.insert(KEY_LOG_SEQ, self.seq)?;
-        self.meta.insert(KEY_EVENTS, self.count)?;
         Ok(Written {
             head: self.seq,
             outbox_grew: self.outbox_grew,

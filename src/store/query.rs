@@ -7,7 +7,7 @@ use crate::model::{
     Attempt, DeliveriesState, Delivery, DeliveryRecord, EventMeta, EventSummary, Lifecycle,
 };
 use redb::ReadTransaction;
-use redb::{ReadableDatabase, ReadableTable};
+use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata};
 use ulid::Ulid;
 
 /// One page of `events list`, newest first.
@@ -103,11 +103,7 @@ impl Store {
     pub fn event_count(&self) -> Result<u64, StoreError> {
         let db = self.db()?;
         let txn = db.begin_read()?;
-        let meta = txn.open_table(tables::META)?;
-        Ok(meta
-            .get(tables::KEY_EVENTS)?
-            .map(|v| v.value())
-            .unwrap_or(0))
+        Ok(txn.open_table(EVENTS)?.len()?)
     }
 
     /// Lifecycle records with a sequence greater than `after`, oldest first, at most `limit`.

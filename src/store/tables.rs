@@ -12,7 +12,8 @@ use redb::{Database, ReadableTable, TableDefinition};
 /// are and marked 3 once opened.
 pub const SCHEMA_VERSION: u64 = 3;
 
-/// `schema_version`, `log_seq` (newest lifecycle record), `events` (count).
+/// `schema_version`. (Files before schema 3 also kept `log_seq` and `events` counters here,
+/// rewritten by every commit; the log's last key and the events table's length say the same.)
 pub const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 /// Event id → its record: log sequence of its `event.received` record, the event, and a small
 /// body (see `record.rs`).
@@ -40,8 +41,6 @@ pub const PENDING: TableDefinition<(&str, u64, u128), ()> = TableDefinition::new
 pub const INFLIGHT: TableDefinition<u128, u64> = TableDefinition::new("in_flight");
 
 pub const KEY_SCHEMA: &str = "schema_version";
-pub const KEY_LOG_SEQ: &str = "log_seq";
-pub const KEY_EVENTS: &str = "events";
 
 /// Creates missing tables, checks the schema version, and returns the log head.
 pub fn init(db: &Database) -> Result<u64, StoreError> {
@@ -63,17 +62,22 @@ pub fn init(db: &Database) -> Result<u64, StoreError> {
         }
         txn.open_table(EVENTS)?;
         txn.open_table(BODIES)?;
-        txn.open_table(LOG)?;
         txn.open_table(DEDUPE)?;
         txn.open_table(DELIVERIES)?;
         txn.open_table(ATTEMPTS)?;
         txn.open_table(BY_EVENT)?;
         txn.open_table(PENDING)?;
         txn.open_table(INFLIGHT)?;
-        meta.get(KEY_LOG_SEQ)?.map(|v| v.value()).unwrap_or(0)
+        log_head(&txn.open_table(LOG)?)?
     };
     txn.commit()?;
     Ok(head)
+}
+
+/// The newest lifecycle record's sequence. Pruning only ever removes records older than the
+/// oldest event kept, so the last one stays and sequences never repeat.
+pub fn log_head(log: &impl ReadableTable<u64, &'static [u8]>) -> Result<u64, StoreError> {
+    Ok(log.last()?.map_or(0, |(seq, _)| seq.value()))
 }
 
 /// Marks a log value that stands for its event's `event.received` record. A JSON object starts

@@ -280,8 +280,8 @@ async fn a_schema_2_history_reads_as_it_was_written() {
         {
             let mut meta = txn.open_table(tables::META).unwrap();
             meta.insert(tables::KEY_SCHEMA, 2).unwrap();
-            meta.insert(tables::KEY_LOG_SEQ, 1).unwrap();
-            meta.insert(tables::KEY_EVENTS, 1).unwrap();
+            meta.insert("log_seq", 1).unwrap();
+            meta.insert("events", 1).unwrap();
             let mut value = 1u64.to_le_bytes().to_vec();
             serde_json::to_writer(&mut value, &old).unwrap();
             txn.open_table(tables::EVENTS)
