@@ -168,7 +168,7 @@ impl<'t> Tables<'t> {
 
     pub fn delivery(&self, id: Ulid) -> Result<Option<DeliveryRecord>, StoreError> {
         match self.deliveries.get(id.0)? {
-            Some(v) => Ok(Some(serde_json::from_slice(v.value())?)),
+            Some(v) => Ok(Some(record::decode_delivery(id, v.value())?)),
             None => Ok(None),
         }
     }
@@ -204,7 +204,7 @@ impl<'t> Tables<'t> {
 
     fn put_delivery(&mut self, record: &DeliveryRecord) -> Result<(), StoreError> {
         self.deliveries
-            .insert(record.id.0, serde_json::to_vec(record)?.as_slice())?;
+            .insert(record.id.0, record::encode_delivery(record)?.as_slice())?;
         Ok(())
     }
 

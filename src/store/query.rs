@@ -53,8 +53,9 @@ impl Store {
             let mut states = Vec::new();
             for entry in by_event.range((meta.id.0, 0)..=(meta.id.0, u128::MAX))? {
                 let (key, _) = entry?;
-                if let Some(d) = deliveries.get(key.value().1)? {
-                    states.push(serde_json::from_slice::<DeliveryRecord>(d.value())?.state);
+                let id = key.value().1;
+                if let Some(d) = deliveries.get(id)? {
+                    states.push(record::decode_delivery(Ulid(id), d.value())?.state);
                 }
             }
             items.push(EventSummary::of(&meta, DeliveriesState::of(states)));
@@ -161,12 +162,12 @@ impl Store {
         let mut out = Vec::new();
         let mut more = false;
         for entry in deliveries.range(..before.map_or(u128::MAX, |b| b.0))?.rev() {
-            let (_, value) = entry?;
+            let (key, value) = entry?;
             if out.len() == limit {
                 more = true;
                 break;
             }
-            let record: DeliveryRecord = serde_json::from_slice(value.value())?;
+            let record = record::decode_delivery(Ulid(key.value()), value.value())?;
             let attempts = read_attempts(&txn, &record)?;
             out.push((record.event_id, record.view(attempts)));
         }
@@ -249,7 +250,7 @@ impl Store {
 fn read_delivery(txn: &ReadTransaction, id: Ulid) -> Result<Option<DeliveryRecord>, StoreError> {
     let deliveries = txn.open_table(DELIVERIES)?;
     match deliveries.get(id.0)? {
-        Some(v) => Ok(Some(serde_json::from_slice(v.value())?)),
+        Some(v) => Ok(Some(record::decode_delivery(id, v.value())?)),
         None => Ok(None),
     }
 }

@@ -1,13 +1,14 @@
 //! Table layout and record encoding.
 //!
-//! Keys are ULIDs as `u128` (so key order is arrival order) and log sequence numbers. Events are
-//! compact binary records (`record.rs`), written on every capture; the rest is JSON, readable with
-//! any tool. A schema change is a version bump in `meta`.
+//! Keys are ULIDs as `u128` (so key order is arrival order) and log sequence numbers. Events and
+//! deliveries are compact binary records (`record.rs`), written on every capture and attempt;
+//! attempts and the lifecycle log are JSON, readable with any tool. A schema change is a version
+//! bump in `meta`.
 
 use super::StoreError;
 use redb::{Database, ReadableTable, TableDefinition};
 
-/// 3: events are compact records with small bodies inside (`record.rs`); 2: `event.received` log
+/// 3: events and deliveries are compact records, small bodies inside their event (`record.rs`); 2: `event.received` log
 /// records are references to their event (1 stored them whole). Older files are read as they
 /// are and marked 3 once opened.
 pub const SCHEMA_VERSION: u64 = 3;
@@ -27,7 +28,7 @@ pub const LOG: TableDefinition<u64, &[u8]> = TableDefinition::new("log");
 /// `route \n dedupe_key` → the newest event that carried that key.
 pub const DEDUPE: TableDefinition<&str, u128> = TableDefinition::new("dedupe");
 
-/// Delivery id → JSON [`DeliveryRecord`](crate::model::DeliveryRecord).
+/// Delivery id → its record (`record.rs`; JSON in files before schema 3).
 pub const DELIVERIES: TableDefinition<u128, &[u8]> = TableDefinition::new("deliveries");
 /// (delivery id, attempt number) → JSON [`Attempt`](crate::model::Attempt).
 pub const ATTEMPTS: TableDefinition<(u128, u32), &[u8]> = TableDefinition::new("attempts");

@@ -1,7 +1,10 @@
 //! The history over a real redb file in a temp dir.
 
 use super::*;
-use crate::model::{EventMeta, Header, Lifecycle, Verdict, Verification, now};
+use crate::model::{
+    DeliveriesState, DeliveryRecord, DeliveryState, EventMeta, Header, Lifecycle, SendMode,
+    Verdict, Verification, now,
+};
 use bytes::Bytes;
 
 fn capture(route: &str, body: &'static [u8], dedupe: Option<&str>) -> Capture {
@@ -274,6 +277,20 @@ async fn a_schema_2_history_reads_as_it_was_written() {
         verification: Verification::bare(None, Verdict::Unsigned),
         secret_headers: Vec::new(),
     };
+    let old_delivery = DeliveryRecord {
+        id: ulid::Ulid::from_parts(1_700_000_000_000, 8),
+        event_id: old.id,
+        target: "app".into(),
+        url: None,
+        state: DeliveryState::Succeeded,
+        replay_of: None,
+        next_attempt_at: None,
+        wire_id: "w".into(),
+        mode: SendMode::Target,
+        duplicate: false,
+        proxy: false,
+        attempt_count: 0,
+    };
     {
         let db = redb::Database::create(&path).unwrap();
         let txn = db.begin_write().unwrap();
@@ -297,6 +314,15 @@ async fn a_schema_2_history_reads_as_it_was_written() {
                 .unwrap()
                 .insert(1, reference.as_slice())
                 .unwrap();
+            let json = serde_json::to_vec(&old_delivery).unwrap();
+            txn.open_table(tables::DELIVERIES)
+                .unwrap()
+                .insert(old_delivery.id.0, json.as_slice())
+                .unwrap();
+            txn.open_table(tables::BY_EVENT)
+                .unwrap()
+                .insert((old.id.0, old_delivery.id.0), ())
+                .unwrap();
         }
         txn.commit().unwrap();
     }
@@ -314,6 +340,10 @@ async fn a_schema_2_history_reads_as_it_was_written() {
         .map(|e| e.id)
         .collect();
     assert_eq!(listed, [new.id, old.id]);
+    let page = store.list_events(None, 10).unwrap();
+    assert_eq!(page.items[1].deliveries_state, DeliveriesState::Succeeded);
+    let deliveries = store.event_deliveries(old.id).unwrap();
+    assert_eq!((deliveries.len(), deliveries[0].id), (1, old_delivery.id));
     let log = store.log_after(0, 10).unwrap();
     let first: serde_json::Value = serde_json::from_slice(&log[0].json).unwrap();
     assert_eq!(first["event_id"], old.id.to_string());
