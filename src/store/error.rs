@@ -20,9 +20,9 @@ pub enum StoreError {
     WriterGone,
     #[error("stored record is unreadable: {0}")]
     Decode(#[from] serde_json::Error),
-    #[error("stored event record is unreadable: {0}")]
+    #[error("stored record is unreadable: {0}")]
     Record(#[from] postcard::Error),
-    #[error("stored event record is damaged: {0}")]
+    #[error("stored record is damaged: {0}")]
     Corrupt(String),
     #[error("history schema version {found} is newer than this hooklens understands ({supported})")]
     SchemaTooNew { found: u64, supported: u64 },

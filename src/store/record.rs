@@ -35,7 +35,8 @@ const SEQ_LEN: usize = 8;
 const HEADER_LEN: usize = SEQ_LEN + 1 + 4;
 
 /// The meta as stored: the id is the record's key, times are milliseconds, header values raw.
-/// Field order is the format: append new fields at the end (postcard has no field names).
+/// Field order is the format (postcard writes no field names, nor how many there are): any
+/// change to it is a new format byte, with the old one still read.
 #[derive(Serialize, Deserialize)]
 struct Stored<'a> {
     received_at_ms: i64,
@@ -361,7 +362,10 @@ mod tests {
         // Schema 2 kept deliveries as JSON.
         assert_eq!(decode_delivery(d.id, &json).unwrap(), d);
         for cut in 0..value.len() {
-            let _ = decode_delivery(d.id, &value[..cut]);
+            assert!(
+                decode_delivery(d.id, &value[..cut]).is_err(),
+                "cut at {cut}"
+            );
         }
         assert!(matches!(
             decode_delivery(d.id, b"\x09"),
@@ -372,9 +376,11 @@ mod tests {
     #[test]
     fn damaged_records_are_errors_not_panics() {
         let meta = meta();
-        let (value, _) = encode(1, &meta, b"body").unwrap();
-        for cut in 0..value.len() {
-            let _ = decode(meta.id, &value[..cut]);
+        let body = b"body";
+        let (value, _) = encode(1, &meta, body).unwrap();
+        // Cut anywhere before the body, a record says it is damaged (a cut body cannot be told).
+        for cut in 0..value.len() - body.len() {
+            assert!(decode(meta.id, &value[..cut]).is_err(), "cut at {cut}");
         }
         let mut wrong = value.clone();
         wrong[8] = 0x7f;

@@ -1,4 +1,4 @@
-//! Table layout and record encoding.
+//! Table layout.
 //!
 //! Keys are ULIDs as `u128` (so key order is arrival order) and log sequence numbers. Events and
 //! deliveries are compact binary records (`record.rs`), written on every capture and attempt;
@@ -8,9 +8,9 @@
 use super::StoreError;
 use redb::{Database, ReadableTable, TableDefinition};
 
-/// 3: events and deliveries are compact records, small bodies inside their event (`record.rs`); 2: `event.received` log
-/// records are references to their event (1 stored them whole). Older files are read as they
-/// are and marked 3 once opened.
+/// 3: events and deliveries are compact records, small bodies inside their event (`record.rs`);
+/// 2: `event.received` log records are references to their event (1 stored them whole). Older
+/// files are read as they are and marked 3 once opened.
 pub const SCHEMA_VERSION: u64 = 3;
 
 /// `schema_version`. (Files before schema 3 also kept `log_seq` and `events` counters here,

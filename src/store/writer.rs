@@ -15,8 +15,8 @@ use ulid::Ulid;
 
 /// Requests taken into one transaction at most; bounds commit latency under a burst.
 const MAX_BATCH: usize = 1024;
-/// How long attempt results wait for a capture to share their commit (see [`wait_for_capture`]):
-/// two commits' time, within these bounds.
+/// How long attempt results wait for a capture to share their commit (see [`share_wait`]): two
+/// commits' time, within these bounds.
 const SHARE_WAIT: (Duration, Duration) = (Duration::from_millis(1), Duration::from_millis(10));
 /// How often the queue is looked at meanwhile (the channel cannot be waited on with a timeout
 /// from this thread; sleeps this short cost a capture tens of microseconds at most).
@@ -93,10 +93,11 @@ enum Op {
 }
 
 impl Op {
-    /// Bookkeeping that no sender waits on for an answer to give: an attempt's result, a
-    /// lifecycle record.
+    /// An attempt's result: its sender (the relay, with the consumer's answer in hand and the
+    /// target's slot already free) can wait for a commit. Everything else has someone waiting on
+    /// it: a sender for its 2xx or 413, the relay for attempts to start, a replay's caller.
     fn can_wait(&self) -> bool {
-        matches!(self, Op::Finish(..) | Op::Log(..))
+        matches!(self, Op::Finish(..))
     }
 
     fn fail(self, error: &str) {
@@ -182,10 +183,24 @@ fn drain(rx: &mut mpsc::Receiver<Op>, batch: &mut Vec<Op>) {
     }
 }
 
-/// While events keep arriving, a batch of nothing but attempt results waits (at most `wait`)
-/// for the next capture (or any request a sender waits on) to share its commit. Committed at once, the results would hold the disk
-/// for a commit of their own just as that capture comes, and the capture (and its delivery)
-/// would wait for it: at one connection with a target, most events paid for two commits.
+/// How long a batch waits for company before its commit, given how long the last commit with a
+/// capture took (`None`: the last commit had none, so no capture is likely to come soon).
+///
+/// While events keep arriving, a batch of nothing but attempt results waits two commits' time
+/// (within [`SHARE_WAIT`]) for the next capture to share its commit. Committed at once, the
+/// results would hold the disk for a commit of their own just as that capture comes, and the
+/// capture (and its delivery) would wait for it: at one connection with a target, most events
+/// paid for two commits.
+fn share_wait(last_capture_commit: Option<Duration>, batch: &[Op]) -> Option<Duration> {
+    let commit = last_capture_commit?;
+    batch
+        .iter()
+        .all(Op::can_wait)
+        .then(|| (commit * 2).clamp(SHARE_WAIT.0, SHARE_WAIT.1))
+}
+
+/// Waits at most `wait` for a request that is not an attempt result, then takes what is
+/// waiting with it.
 fn wait_for_capture(rx: &mut mpsc::Receiver<Op>, batch: &mut Vec<Op>, wait: Duration) {
     let deadline = Instant::now() + wait;
     while batch.len() < MAX_BATCH && Instant::now() < deadline {
@@ -234,14 +249,8 @@ impl WriterLoop {
         while let Some(op) = rx.blocking_recv() {
             batch.push(op);
             drain(&mut rx, &mut batch);
-            if let Some(commit) = capturing
-                && batch.iter().all(Op::can_wait)
-            {
-                wait_for_capture(
-                    &mut rx,
-                    &mut batch,
-                    (commit * 2).clamp(SHARE_WAIT.0, SHARE_WAIT.1),
-                );
+            if let Some(wait) = share_wait(capturing, &batch) {
+                wait_for_capture(&mut rx, &mut batch, wait);
             }
             let has_capture = batch.iter().any(|op| matches!(op, Op::Capture(..)));
             let started = Instant::now();
@@ -460,6 +469,26 @@ mod tests {
     use super::*;
     use crate::model::now;
 
+    fn finish_op() -> Op {
+        let attempt = Attempt {
+            n: 1,
+            started_at: now(),
+            duration_ms: 1,
+            status: Some(200),
+            error: None,
+            response_headers: Vec::new(),
+            response_body_base64: None,
+            response_size: Some(0),
+            note: None,
+        };
+        Op::Finish(
+            Ulid::nil(),
+            Box::new(attempt),
+            Decision::Succeeded,
+            oneshot::channel().0,
+        )
+    }
+
     fn log_op() -> Op {
         let record = Lifecycle::ConfigRejected {
             at: now(),
@@ -474,14 +503,34 @@ mod tests {
     }
 
     #[test]
-    fn bookkeeping_waits_for_the_next_request_and_takes_it_along() {
+    fn only_attempt_results_wait_and_only_while_events_arrive() {
+        let ms = Duration::from_millis;
+        let flowing = Some(ms(2));
+        assert_eq!(
+            share_wait(flowing, &[finish_op(), finish_op()]),
+            Some(ms(4))
+        );
+        assert_eq!(
+            share_wait(Some(Duration::ZERO), &[finish_op()]),
+            Some(ms(1))
+        );
+        assert_eq!(share_wait(Some(ms(60)), &[finish_op()]), Some(ms(10)));
+        assert_eq!(share_wait(None, &[finish_op()]), None, "no capture lately");
+        // A 413's sender waits for its `event.rejected` record; the relay for its attempts.
+        assert_eq!(share_wait(flowing, &[finish_op(), log_op()]), None);
+        assert_eq!(share_wait(flowing, &[finish_op(), begin_op()]), None);
+    }
+
+    #[test]
+    fn attempt_results_wait_for_the_next_request_and_take_it_along() {
         let (tx, mut rx) = mpsc::channel(8);
         let sender = std::thread::spawn(move || {
             std::thread::sleep(Duration::from_millis(5));
+            tx.blocking_send(finish_op()).unwrap();
             tx.blocking_send(begin_op()).unwrap();
-            tx.blocking_send(log_op()).unwrap();
+            tx.blocking_send(finish_op()).unwrap();
         });
-        let mut batch = vec![log_op()];
+        let mut batch = vec![finish_op()];
         let started = Instant::now();
         wait_for_capture(&mut rx, &mut batch, Duration::from_secs(5));
         assert!(
@@ -489,26 +538,20 @@ mod tests {
             "it stopped waiting once one came"
         );
         sender.join().unwrap();
-        // The log record sent after it may be in this batch or the next.
-        assert!(batch.len() >= 2, "{}", batch.len());
-        assert!(matches!(batch[1], Op::Begin(..)));
+        // The result sent after it may be in this batch or the next.
+        assert!(batch.len() >= 3, "{}", batch.len());
+        assert!(matches!(batch[2], Op::Begin(..)));
     }
 
     #[test]
-    fn bookkeeping_alone_waits_no_longer_than_told() {
+    fn attempt_results_alone_wait_no_longer_than_told() {
         let (_tx, mut rx) = mpsc::channel::<Op>(8);
-        let mut batch = vec![log_op()];
+        let mut batch = vec![finish_op()];
         let started = Instant::now();
         wait_for_capture(&mut rx, &mut batch, Duration::from_millis(20));
         let waited = started.elapsed();
         assert!(waited >= Duration::from_millis(20), "{waited:?}");
         assert!(waited < Duration::from_secs(2), "{waited:?}");
         assert_eq!(batch.len(), 1);
-    }
-
-    #[test]
-    fn only_answers_nobody_waits_for_may_wait() {
-        assert!(log_op().can_wait());
-        assert!(!begin_op().can_wait());
     }
 }
