@@ -136,8 +136,17 @@ impl Instance {
         self.api.local_addr()
     }
 
+    /// Body bytes the receiver holds in memory, waiting for the disk.
+    pub fn inflight_body_bytes(&self) -> u64 {
+        self.receiver.inflight_body_bytes()
+    }
+
     pub fn relay(&self) -> &Relay {
         &self.relay
+    }
+
+    pub fn writer(&self) -> &Writer {
+        &self.writer
     }
 
     pub fn store(&self) -> &Store {

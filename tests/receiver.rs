@@ -232,19 +232,22 @@ async fn connections_beyond_the_cap_wait_until_one_closes() {
 
 #[tokio::test]
 async fn bodies_beyond_the_in_flight_budget_get_503() {
-    // Budget 1 KiB: a 900-byte body slowly arriving holds it; a second 900-byte body is refused.
+    // Budget 1 KiB: 900 bytes of a body still arriving hold it; a second 900-byte body is refused.
     let h = Harness::start("[receiver]\nmax_body_bytes = 1024\ninflight_body_bytes = 1024\n").await;
     let mut slow = tokio::net::TcpStream::connect(h.receiver()).await.unwrap();
     use tokio::io::AsyncWriteExt;
-    slow.write_all(b"POST /slow HTTP/1.1\r\nHost: t\r\nContent-Length: 900\r\n\r\nstart")
+    slow.write_all(b"POST /slow HTTP/1.1\r\nHost: t\r\nContent-Length: 905\r\n\r\n")
         .await
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    slow.write_all(&[b'y'; 900]).await.unwrap();
+    while h.instance.inflight_body_bytes() < 900 {
+        tokio::task::yield_now().await;
+    }
     let (status, answer) = h.post("/second", vec![b'x'; 900]).await;
     assert_eq!(status, 503, "{answer}");
     let rejected = h.wait_for("event.rejected").await;
     assert_eq!(rejected["status"], 503);
-    slow.write_all(&[b'y'; 895]).await.unwrap();
+    slow.write_all(&[b'y'; 5]).await.unwrap();
     let mut answer = String::new();
     use tokio::io::AsyncReadExt;
     let mut buf = [0u8; 512];

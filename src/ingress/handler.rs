@@ -1,21 +1,26 @@
 //! One request: read it within the limits, check its signature, hand it to the writer, answer.
 
+use super::budget::Reservation;
 use super::error::{IngressError, json_response};
 use super::server::Ctx;
 use crate::config::{Dedupe, Respond, SignScheme};
-use crate::model::{Header, Lifecycle, Timestamp, now};
+use crate::live::{Inspection, Live};
+use crate::model::{Header, Timestamp, now};
 use crate::relay::{Answer, Claim, ProxyError};
 use crate::store::{Capture, CaptureTarget};
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
+use bytes::{Bytes, BytesMut};
+use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode, header};
 use sha2::{Digest, Sha256};
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
+
+/// Bodies at least this large are hashed and verified on a blocking thread, not a worker of
+/// the runtime (a 25 MiB body takes tens of milliseconds).
+const OFF_THREAD_BYTES: usize = 256 * 1024;
 
 pub(super) async fn handle(
     ctx: Arc<Ctx>,
@@ -26,113 +31,129 @@ pub(super) async fn handle(
     let live = ctx.live.borrow().clone();
     let (parts, body) = request.into_parts();
     let path = parts.uri.path().to_owned();
-    let route = live.config.route_for(&path);
-    let route_name = route.name().to_owned();
-    let limits = &live.config.receiver;
-
-    let rejected = |status: StatusCode, reason: String| Lifecycle::EventRejected {
-        at: received_at,
-        route: route_name.clone(),
-        method: parts.method.as_str().to_owned(),
-        path: path.clone(),
-        status: status.as_u16(),
-        reason,
-    };
-
     let declared = parts
         .headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    let body = match read_body(&ctx, body, declared, limits).await {
-        Ok(body) => body,
+    let (body, reservation) = match read_body(&ctx, body, declared, &live.config.receiver).await {
+        Ok(read) => read,
         Err(error) => {
             if matches!(
                 error,
                 IngressError::BodyTooLarge { .. } | IngressError::Busy
             ) {
-                // The rejection is a fact worth a lifecycle line; losing it (a full disk)
-                // must not change the answer.
-                let _ = ctx
-                    .writer
-                    .log(rejected(error.status(), error.to_string()))
+                let route = live.config.route_for(&path);
+                let status = error.status().as_u16();
+                ctx.rejections
+                    .record(
+                        &ctx.writer,
+                        route.name(),
+                        parts.method.as_str(),
+                        &path,
+                        status,
+                        error.to_string(),
+                    )
                     .await;
             }
             return Ok(error.into_response());
         }
     };
-    let reserved = body.len() as u64;
-    let response = capture(&ctx, &live, received_at, remote, parts, path, body).await;
-    ctx.inflight.fetch_sub(reserved, Ordering::AcqRel);
-    Ok(response.unwrap_or_else(IngressError::into_response))
-}
-
-/// Reads the body within `max_body_bytes` and `body_timeout_ms`, reserving its size from the
-/// in-flight budget. On success the caller owns the reservation of `body.len()` bytes.
-async fn read_body(
-    ctx: &Ctx,
-    body: Incoming,
-    declared: Option<u64>,
-    limits: &crate::config::ReceiverConfig,
-) -> Result<Bytes, IngressError> {
-    let max = limits.max_body_bytes;
-    if declared.is_some_and(|len| len > max) {
-        return Err(IngressError::BodyTooLarge { limit: max });
-    }
-    let reserve = |bytes: u64| -> Result<(), IngressError> {
-        let before = ctx.inflight.fetch_add(bytes, Ordering::AcqRel);
-        if before + bytes > limits.inflight_body_bytes && before > 0 {
-            ctx.inflight.fetch_sub(bytes, Ordering::AcqRel);
-            return Err(IngressError::Busy);
-        }
-        Ok(())
+    // The body is in: from here the event is the receiver's to store and deliver, whether or not
+    // its sender stays to read the answer. hyper drops this future when the client hangs up, so
+    // the work runs in a task of its own and this future only waits for its answer.
+    let request = Arrival {
+        received_at,
+        remote,
+        parts,
+        path,
+        body,
+        reservation,
     };
-    // Reserve the declared size up front so a burst of large bodies is refused before it is read.
-    let reserved = declared.unwrap_or(0);
-    reserve(reserved)?;
-    let timeout = Duration::from_millis(limits.body_timeout_ms);
-    let limit = usize::try_from(max).unwrap_or(usize::MAX);
-    let read = tokio::time::timeout(timeout, Limited::new(body, limit).collect()).await;
-    let result = match read {
-        Err(_) => Err(IngressError::BodyTimeout(limits.body_timeout_ms)),
-        Ok(Err(error)) if error.is::<http_body_util::LengthLimitError>() => {
-            Err(IngressError::BodyTooLarge { limit: max })
-        }
-        Ok(Err(_)) => Err(IngressError::BodyRead),
-        Ok(Ok(collected)) => Ok(collected.to_bytes()),
-    };
-    match result {
-        Ok(bytes) => {
-            let len = bytes.len() as u64;
-            if len != reserved {
-                ctx.inflight.fetch_sub(reserved, Ordering::AcqRel);
-                reserve(len)?;
-            }
-            Ok(bytes)
-        }
+    let task = ctx.tasks.spawn(capture(ctx.clone(), live, request));
+    let response = match task.await {
+        Ok(answer) => answer.unwrap_or_else(IngressError::into_response),
         Err(error) => {
-            ctx.inflight.fetch_sub(reserved, Ordering::AcqRel);
-            Err(error)
+            tracing::error!(%error, "capture task failed; answering 503");
+            IngressError::NotStored.into_response()
         }
-    }
+    };
+    Ok(response)
 }
 
-async fn capture(
-    ctx: &Ctx,
-    live: &crate::live::Live,
+/// A request whose body has been read in full, with the budget it holds.
+struct Arrival {
     received_at: Timestamp,
     remote: SocketAddr,
     parts: hyper::http::request::Parts,
     path: String,
     body: Bytes,
+    reservation: Reservation,
+}
+
+/// Reads the body within `max_body_bytes` and `body_timeout_ms`, counting each piece against the
+/// in-flight budget as it arrives (chunked or not; a declared length reserves nothing, so idle
+/// senders declaring huge bodies cannot lock others out). The reservation holds the body's bytes
+/// until it is dropped.
+async fn read_body(
+    ctx: &Ctx,
+    body: Incoming,
+    declared: Option<u64>,
+    limits: &crate::config::ReceiverConfig,
+) -> Result<(Bytes, Reservation), IngressError> {
+    let max = limits.max_body_bytes;
+    if declared.is_some_and(|len| len > max) {
+        return Err(IngressError::BodyTooLarge { limit: max });
+    }
+    let mut reservation = ctx.budget.reservation();
+    let read = async {
+        let mut body = body;
+        let mut collected = BytesMut::new();
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(|_| IngressError::BodyRead)?;
+            let Ok(data) = frame.into_data() else {
+                continue; // trailers
+            };
+            let len = data.len() as u64;
+            if collected.len() as u64 + len > max {
+                return Err(IngressError::BodyTooLarge { limit: max });
+            }
+            reservation
+                .grow(len, limits.inflight_body_bytes)
+                .map_err(|_| IngressError::Busy)?;
+            collected.extend_from_slice(&data);
+        }
+        Ok(collected.freeze())
+    };
+    let timeout = Duration::from_millis(limits.body_timeout_ms);
+    match tokio::time::timeout(timeout, read).await {
+        Err(_) => Err(IngressError::BodyTimeout(limits.body_timeout_ms)),
+        Ok(Err(error)) => Err(error),
+        Ok(Ok(bytes)) => Ok((bytes, reservation)),
+    }
+}
+
+async fn capture(
+    ctx: Arc<Ctx>,
+    live: Arc<Live>,
+    request: Arrival,
 ) -> Result<Response<Full<Bytes>>, IngressError> {
+    let Arrival {
+        received_at,
+        remote,
+        parts,
+        path,
+        body,
+        reservation,
+    } = request;
     let headers: Vec<Header> = parts
         .headers
         .iter()
         .map(|(name, value)| Header::new(name.as_str(), value.as_bytes()))
         .collect();
+    let (inspection, headers, body, body_sha256) =
+        inspect(live.clone(), path.clone(), headers, body, received_at).await?;
     let route = live.config.route_for(&path);
-    let inspection = live.inspect(&route, &headers, &body, received_at);
     let reject = route.route.is_some_and(|r| r.reject_invalid)
         && inspection.verification.verdict.is_invalid();
     // A refused event is recorded as evidence but goes nowhere.
@@ -176,7 +197,7 @@ async fn capture(
         query: parts.uri.query().unwrap_or("").to_owned(),
         path,
         headers,
-        body_sha256: hex::encode(Sha256::digest(&body)),
+        body_sha256,
         body,
         remote_addr: remote.to_string(),
         event_type: inspection.event_type,
@@ -193,6 +214,8 @@ async fn capture(
         tracing::error!(%error, "event not stored; answering 503");
         IngressError::NotStored
     })?;
+    // Committed: the body no longer counts against the budget of bytes waiting for the disk.
+    drop(reservation);
     let event_id = captured.id.to_string();
     if reject {
         // Recorded, but the sender hears only that the signature failed: no expected value, no
@@ -222,6 +245,30 @@ async fn capture(
         StatusCode::OK,
         &serde_json::json!({ "event_id": event_id }),
     ))
+}
+
+/// Checks the signature and hashes the body; on a blocking thread when the body is large.
+async fn inspect(
+    live: Arc<Live>,
+    path: String,
+    headers: Vec<Header>,
+    body: Bytes,
+    received_at: Timestamp,
+) -> Result<(Inspection, Vec<Header>, Bytes, String), IngressError> {
+    let large = body.len() >= OFF_THREAD_BYTES;
+    let work = move || {
+        let route = live.config.route_for(&path);
+        let inspection = live.inspect(&route, &headers, &body, received_at);
+        let sha = hex::encode(Sha256::digest(&body));
+        (inspection, headers, body, sha)
+    };
+    if !large {
+        return Ok(work());
+    }
+    tokio::task::spawn_blocking(work).await.map_err(|error| {
+        tracing::error!(%error, "signature check failed; answering 503");
+        IngressError::NotStored
+    })
 }
 
 /// The consumer's answer passed back to the sender, or 502/504 when there was none.

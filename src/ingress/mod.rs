@@ -4,8 +4,10 @@
 //! header and body timeouts, a header size limit (hyper answers 431), a body size limit (413) and a
 //! budget of body bytes waiting for commit (503 beyond it).
 
+mod budget;
 mod error;
 mod handler;
+mod rejections;
 mod server;
 
 pub use error::IngressError;

@@ -1,7 +1,9 @@
 //! The accept loop: a cap on open connections, per-connection hyper settings taken from the
 //! configuration in force, and a graceful stop.
 
+use super::budget::Budget;
 use super::handler;
+use super::rejections::Rejections;
 use crate::live::LiveRx;
 use crate::relay::Relay;
 use crate::store::Writer;
@@ -11,11 +13,12 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
+use tokio_util::task::TaskTracker;
 
 /// How long a stop waits for requests in progress before it drops them.
 const DRAIN: Duration = Duration::from_secs(5);
@@ -26,13 +29,17 @@ pub(super) struct Ctx {
     pub writer: Writer,
     pub relay: Relay,
     /// Body bytes read but not yet committed (the `inflight_body_bytes` budget).
-    pub inflight: AtomicU64,
+    pub budget: Arc<Budget>,
+    pub rejections: Arc<Rejections>,
+    /// Captures under way; each runs to its end even when its sender has hung up.
+    pub tasks: TaskTracker,
     open: AtomicUsize,
     freed: Notify,
 }
 
 /// A running receiver.
 pub struct Receiver {
+    ctx: Arc<Ctx>,
     local_addr: SocketAddr,
     stop: watch::Sender<bool>,
     task: JoinHandle<()>,
@@ -43,11 +50,24 @@ impl Receiver {
         self.local_addr
     }
 
+    /// Body bytes held in memory now, waiting for the disk.
+    pub fn inflight_body_bytes(&self) -> u64 {
+        self.ctx.budget.used()
+    }
+
     /// Stops accepting, lets requests in progress finish (they are answered only once stored),
-    /// then returns.
+    /// waits for every capture whose sender hung up to be stored and handed to the relay, then
+    /// returns.
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
         let _ = self.task.await;
+        self.ctx.tasks.close();
+        if tokio::time::timeout(DRAIN, self.ctx.tasks.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("receiver stopped with captures still being stored");
+        }
     }
 }
 
@@ -63,13 +83,16 @@ pub fn serve(
         live,
         writer,
         relay,
-        inflight: AtomicU64::new(0),
+        budget: Arc::default(),
+        rejections: Arc::default(),
+        tasks: TaskTracker::new(),
         open: AtomicUsize::new(0),
         freed: Notify::new(),
     });
     let (stop, stopped) = watch::channel(false);
-    let task = tokio::spawn(accept_loop(listener, ctx, stopped));
+    let task = tokio::spawn(accept_loop(listener, ctx.clone(), stopped));
     Ok(Receiver {
+        ctx,
         local_addr,
         stop,
         task,

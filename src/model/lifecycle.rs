@@ -52,6 +52,10 @@ pub enum Lifecycle {
         path: String,
         status: u16,
         reason: String,
+        /// How many identical rejections (route, status, reason) this record stands for: a
+        /// burst is folded into one record a second.
+        #[serde(default = "one")]
+        count: u64,
     },
     #[serde(rename = "event.delivery.queued")]
     DeliveryQueued {
@@ -140,6 +144,10 @@ pub enum Lifecycle {
         path: String,
         error: Option<String>,
     },
+}
+
+fn one() -> u64 {
+    1
 }
 
 impl Lifecycle {

@@ -6,13 +6,13 @@ use super::attempt::{self, Clients, Limits};
 use super::health::{Gate, Health, HealthReport, HealthState};
 use super::policy::{self, Next, Outcome};
 use super::request;
-use super::slots::{Claim, Slots};
+use super::slots::{Claim, Running, Slots};
 use crate::config::TargetConfig;
 use crate::live::LiveRx;
 use crate::model::{DeliveryRecord, EventMeta, Lifecycle, Timestamp, now};
 use crate::store::{Decision, Store, Writer};
 use bytes::Bytes;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
@@ -20,6 +20,10 @@ use tokio::time::Instant;
 
 /// How long to wait before reading the store again after it failed to answer.
 const STORE_RETRY: Duration = Duration::from_millis(500);
+/// How often the engine looks for deliveries in flight on disk whose attempt is not running (a
+/// task lost to a panic, a capture whose hand-off never came). One seen twice in a row, a sweep
+/// apart, is recovered like an attempt cut off by a crash.
+const SWEEP_EVERY: Duration = Duration::from_secs(10);
 
 /// What other parts ask of the engine.
 pub(super) enum Intent {
@@ -31,6 +35,8 @@ pub(super) enum Intent {
     Stop(oneshot::Sender<()>),
     /// An attempt's result is on disk (wakes a draining engine).
     Recorded,
+    /// Sweep for lost attempts now, as the timer would (answers when done).
+    Sweep(oneshot::Sender<()>),
 }
 
 /// An attempt's result as health sees it.
@@ -54,6 +60,8 @@ pub(super) struct Engine {
     task: Task,
     intents: mpsc::Receiver<Intent>,
     targets: HashMap<String, TargetState>,
+    /// In flight on disk without a running attempt at the last sweep.
+    suspects: HashSet<ulid::Ulid>,
 }
 
 impl Engine {
@@ -62,13 +70,18 @@ impl Engine {
             task,
             intents,
             targets: HashMap::new(),
+            suspects: HashSet::new(),
         }
     }
 
     pub async fn run(mut self) {
-        self.recover().await;
+        // Nothing runs yet: everything in flight on disk was cut off when hooklens last stopped.
+        self.sweep(false).await;
         let mut outbox = self.task.store.subscribe_outbox();
         let mut live = self.task.live.clone();
+        let mut live_open = true;
+        let mut sweep = tokio::time::interval_at(Instant::now() + SWEEP_EVERY, SWEEP_EVERY);
+        sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let wake_at = self.dispatch().await;
             let sleep = async {
@@ -84,7 +97,10 @@ impl Engine {
                     Some(intent) => self.handle(intent).await,
                     None => break,
                 },
-                _ = live.changed() => {}
+                // A closed configuration channel stays as it last was: stop listening to it
+                // rather than wake on its error forever.
+                changed = live.changed(), if live_open => live_open = changed.is_ok(),
+                _ = sweep.tick() => self.sweep(true).await,
                 _ = sleep => {}
             }
         }
@@ -104,34 +120,55 @@ impl Engine {
         let _ = reply.send(());
     }
 
-    /// Deliveries that were in flight when hooklens last stopped: each gets an `interrupted`
-    /// attempt, then retries by its policy.
-    async fn recover(&mut self) {
-        let in_flight = match self.task.store.in_flight() {
+    /// Recovers deliveries in flight on disk whose attempt is not running in this process: each
+    /// gets an `interrupted` attempt, then retries by its policy. With `confirm`, only those that
+    /// were already suspect at the last sweep (so a capture committing just now, whose hand-off
+    /// is a moment away, is never taken for lost).
+    async fn sweep(&mut self, confirm: bool) {
+        let in_flight = match self.task.store.read(|s| s.in_flight()).await {
             Ok(list) => list,
             Err(error) => {
-                tracing::error!(%error, "cannot read interrupted deliveries");
+                tracing::error!(%error, "cannot read deliveries in flight");
                 return;
             }
         };
+        let mut suspects = HashSet::new();
         for (id, started_ms) in in_flight {
-            let Ok(Some(record)) = self.task.store.delivery(id) else {
+            if self.task.slots.is_running(id) {
                 continue;
-            };
-            let n = record.attempt_count + 1;
-            let attempt = attempt::interrupted(n, started_ms, now());
-            let retry = request::settings(&self.task.live.borrow().config, &record.target)
-                .map(|t| t.retry)
-                .unwrap_or_default();
-            let decision = if record.proxy {
-                // The sender of a proxied event heard an error; retrying is its job.
-                Decision::Failed
-            } else {
-                decide(n, Outcome::Error, None, &retry)
-            };
-            if let Err(error) = self.task.writer.finish_attempt(id, attempt, decision).await {
-                tracing::error!(%error, %id, "cannot record an interrupted attempt");
             }
+            if confirm && !self.suspects.contains(&id) {
+                suspects.insert(id);
+                continue;
+            }
+            if confirm {
+                tracing::warn!(delivery = %id, "an attempt in flight was lost; recovering it");
+            }
+            self.interrupt(id, started_ms).await;
+        }
+        self.suspects = suspects;
+    }
+
+    async fn interrupt(&mut self, id: ulid::Ulid, started_ms: u64) {
+        let Ok(Some(record)) = self.task.store.read(move |s| s.delivery(id)).await else {
+            return;
+        };
+        if record.state != crate::model::DeliveryState::InFlight {
+            return; // its attempt ended between the two reads
+        }
+        let n = record.attempt_count + 1;
+        let attempt = attempt::interrupted(n, started_ms, now());
+        let retry = request::settings(&self.task.live.borrow().config, &record.target)
+            .map(|t| t.retry)
+            .unwrap_or_default();
+        let decision = if record.proxy {
+            // The sender of a proxied event heard an error; retrying is its job.
+            Decision::Failed
+        } else {
+            decide(n, Outcome::Error, None, &retry)
+        };
+        if let Err(error) = self.task.writer.finish_attempt(id, attempt, decision).await {
+            tracing::error!(%error, %id, "cannot record an interrupted attempt");
         }
     }
 
@@ -141,7 +178,7 @@ impl Engine {
         let now = now();
         let now_ms = now.unix_millis();
         // Reads are short and never wait for the writer (redb's readers see the last commit).
-        let pending = match self.task.store.pending_targets() {
+        let pending = match self.task.store.read(|s| s.pending_targets()).await {
             Ok(pending) => pending,
             Err(error) => {
                 tracing::warn!(%error, "cannot read the outbox");
@@ -175,7 +212,13 @@ impl Engine {
             if claims.is_empty() {
                 continue; // a finishing attempt wakes us
             }
-            let ids = match self.task.store.due(&name, now_ms as u64, claims.len()) {
+            let (target_name, limit) = (name.clone(), claims.len());
+            let due = self
+                .task
+                .store
+                .read(move |s| s.due(&target_name, now_ms as u64, limit))
+                .await;
+            let ids = match due {
                 Ok(ids) => ids,
                 Err(error) => {
                     tracing::warn!(%error, "cannot read the outbox");
@@ -243,6 +286,10 @@ impl Engine {
             }
             Intent::Stop(reply) => drop(reply.send(())),
             Intent::Recorded => {}
+            Intent::Sweep(reply) => {
+                self.sweep(true).await;
+                let _ = reply.send(());
+            }
             Intent::Health(reply) => {
                 let live = self.task.live.borrow().clone();
                 let mut names: Vec<String> =
@@ -324,7 +371,8 @@ impl Task {
         event: Option<(Arc<EventMeta>, Bytes)>,
     ) {
         self.slots.started();
-        tokio::spawn(deliver(self.clone(), record, target, claim, event));
+        let running = self.slots.run(record.id);
+        tokio::spawn(deliver(self.clone(), record, target, claim, event, running));
     }
 }
 
@@ -335,14 +383,18 @@ async fn deliver(
     target: TargetConfig,
     claim: Claim,
     event: Option<(Arc<EventMeta>, Bytes)>,
+    running: Running,
 ) {
     let n = record.attempt_count + 1;
     let event = match event {
         Some(event) => Ok(Some(event)),
-        None => task
-            .store
-            .get_event(record.event_id)
-            .map(|found| found.map(|(meta, body)| (Arc::new(meta), Bytes::from(body)))),
+        None => {
+            let id = record.event_id;
+            task.store
+                .read(move |s| s.get_event(id))
+                .await
+                .map(|found| found.map(|(meta, body)| (Arc::new(meta), Bytes::from(body))))
+        }
     };
     let (attempt, outcome, retry_after, latency) = match event {
         Ok(Some((meta, body))) => {
@@ -390,6 +442,7 @@ async fn deliver(
         // The delivery stays in flight on disk and is recovered at the next start.
         tracing::error!(%error, delivery = %record.id, "cannot record an attempt");
     }
+    drop(running);
     task.slots.recorded();
     let _ = task.done.send(Intent::Recorded).await;
 }

@@ -99,6 +99,15 @@ impl Relay {
         }
     }
 
+    /// Looks for deliveries in flight on disk whose attempt is not running, as the engine does
+    /// every few seconds: one found by two sweeps in a row is recovered as `interrupted`.
+    pub async fn sweep(&self) {
+        let (reply, done) = oneshot::channel();
+        if self.intents.send(Intent::Sweep(reply)).await.is_ok() {
+            let _ = done.await;
+        }
+    }
+
     /// Health of every target.
     pub async fn health(&self) -> Vec<HealthReport> {
         let (reply, answer) = oneshot::channel();
@@ -122,6 +131,7 @@ impl Relay {
         let Some(target) = request::settings(&live.config, &record.target) else {
             return Err(ProxyError::Unreachable("no_target".into()));
         };
+        let _running = self.task.slots.run(record.id);
         let out = request::build(&live, &target, &record, event, body, now().unix_secs());
         let sent = attempt::send(
             &self.task.clients,

@@ -6,9 +6,10 @@
 //! in flight in the capture's own transaction and the attempt starts the moment the event is on
 //! disk — one commit per delivery instead of two, and no outbox read.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use ulid::Ulid;
 
 #[derive(Clone, Default)]
 pub(super) struct Slots {
@@ -22,6 +23,21 @@ struct Inner {
     stopped: AtomicBool,
     /// Attempts started whose result is not on disk yet.
     unrecorded: AtomicUsize,
+    /// Deliveries whose attempt is running in this process: an in-flight delivery on disk that
+    /// is not here lost its attempt (see the engine's sweep).
+    running: Mutex<HashSet<Ulid>>,
+}
+
+/// Marks a delivery's attempt as running until dropped (after its result is recorded).
+pub(super) struct Running {
+    slots: Slots,
+    id: Ulid,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.slots.running().remove(&self.id);
+    }
 }
 
 #[derive(Debug, Default)]
@@ -127,6 +143,26 @@ impl Slots {
         if let Some(slot) = self.lock().get_mut(target) {
             slot.direct = false;
         }
+    }
+
+    fn running(&self) -> MutexGuard<'_, HashSet<Ulid>> {
+        self.inner
+            .running
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Marks the attempt of delivery `id` as running in this process.
+    pub fn run(&self, id: Ulid) -> Running {
+        self.running().insert(id);
+        Running {
+            slots: self.clone(),
+            id,
+        }
+    }
+
+    pub fn is_running(&self, id: Ulid) -> bool {
+        self.running().contains(&id)
     }
 
     pub fn stop(&self) {

@@ -130,6 +130,18 @@ impl Store {
         self.shared.outbox.subscribe()
     }
 
+    /// Runs a read on a blocking thread: redb reads touch the disk, and a worker of the runtime
+    /// must never wait for it.
+    pub async fn read<T: Send + 'static>(
+        &self,
+        query: impl FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let store = self.clone();
+        tokio::task::spawn_blocking(move || query(&store))
+            .await
+            .map_err(|e| StoreError::CommitFailed(format!("read task failed: {e}")))?
+    }
+
     fn db(&self) -> Result<Arc<Database>, StoreError> {
         let guard = self.shared.db.read().unwrap_or_else(|p| p.into_inner());
         guard.clone().ok_or(StoreError::Unavailable)
