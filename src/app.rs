@@ -211,7 +211,14 @@ impl Instance {
         self.relay.shutdown(Duration::from_secs(5)).await;
         self.api.shutdown().await;
         self.data.remove_instance();
-        drop(self.writer);
+        // The writer thread ends once the last handle is gone and what was sent is committed.
+        drop((self.writer, self.relay));
+        if tokio::time::timeout(Duration::from_secs(5), self.store.writer_stopped())
+            .await
+            .is_err()
+        {
+            tracing::warn!("stopped before the history writer finished");
+        }
     }
 }
 

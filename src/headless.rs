@@ -20,11 +20,14 @@ pub async fn follow<W: AsyncWrite + Unpin>(
     let mut stopping = false;
     loop {
         let reader = store.clone();
-        let records = tokio::task::spawn_blocking(move || reader.log_after(after, BATCH))
+        let batch = tokio::task::spawn_blocking(move || reader.log_after(after, BATCH))
             .await
             .map_err(io::Error::other)?
             .map_err(io::Error::other)?;
-        if records.is_empty() {
+        let at_head = batch.next == after;
+        after = batch.next;
+        let records = batch.records;
+        if at_head {
             if stopping {
                 return out.flush().await;
             }
@@ -34,6 +37,9 @@ pub async fn follow<W: AsyncWrite + Unpin>(
             }
             continue;
         }
+        if records.is_empty() {
+            continue; // passed over pruned or damaged records: read on
+        }
         let mut buf = Vec::with_capacity(records.iter().map(|r| r.json.len() + 1).sum());
         for record in &records {
             buf.extend_from_slice(&record.json);
@@ -41,6 +47,5 @@ pub async fn follow<W: AsyncWrite + Unpin>(
         }
         out.write_all(&buf).await?;
         out.flush().await?;
-        after = records.last().map_or(after, |r| r.seq);
     }
 }

@@ -296,3 +296,34 @@ async fn a_full_disk_answers_503_and_loses_nothing_acknowledged() {
     assert!(!paths.contains(&"/b".to_owned()), "{paths:?}");
     h.stop().await;
 }
+
+#[tokio::test]
+async fn a_flood_of_413s_is_folded_into_a_few_records_that_count_it() {
+    let h = Harness::start("[receiver]\nmax_body_bytes = 1024\n").await;
+    for _ in 0..300 {
+        let (status, _) = h.post("/big", vec![b'x'; 2048]).await;
+        assert_eq!(status, 413);
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let rejected: Vec<_> = h
+            .lifecycle()
+            .into_iter()
+            .filter(|r| r["type"] == "event.rejected")
+            .collect();
+        let counted: u64 = rejected.iter().map(|r| r["count"].as_u64().unwrap()).sum();
+        if counted == 300 {
+            assert!(rejected.len() <= 20, "{} records", rejected.len());
+            assert!(
+                rejected
+                    .iter()
+                    .all(|r| r["status"] == 413 && r["path"] == "/big")
+            );
+            break;
+        }
+        assert!(counted < 300, "counted twice: {counted}");
+        assert!(std::time::Instant::now() < deadline, "counted {counted}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    h.stop().await;
+}

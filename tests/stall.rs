@@ -206,6 +206,7 @@ async fn a_delivery_in_flight_whose_attempt_is_lost_is_recovered_by_the_sweep() 
         remote_addr: "127.0.0.1:1".into(),
         event_type: None,
         dedupe_key: None,
+        claims_dedupe_key: true,
         resend_of: None,
         verification: Verification::bare(None, Verdict::Unsigned),
         secret_headers: Vec::new(),
@@ -247,5 +248,139 @@ async fn a_delivery_in_flight_whose_attempt_is_lost_is_recovered_by_the_sweep() 
     let attempts = &e.deliveries[0].attempts;
     assert_eq!(attempts[0].error.as_deref(), Some("interrupted"));
     assert_eq!(attempts.len(), 2, "{attempts:?}");
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn a_full_history_keeps_every_event_until_its_delivery_ends() {
+    // The target fails the first 30 attempts (a consumer down), then recovers; the history holds
+    // 10 events. Every one of the 30 acknowledged events must still reach it.
+    let consumer = Consumer::start(vec![Reply::status(503); 30]).await;
+    let config = format!(
+        r#"
+[storage]
+max_events = 10
+
+[[routes]]
+name = "hooks"
+path = "/hooks"
+targets = ["app"]
+
+[[targets]]
+name = "app"
+url = "{}"
+timeout_ms = 2000
+[targets.retry]
+max_attempts = 20
+initial_ms = 100
+max_ms = 200
+[targets.circuit]
+failures = 1000
+"#,
+        consumer.url("/in")
+    );
+    let h = Harness::start(&config).await;
+    for i in 0..30 {
+        let (status, _) = h.post("/hooks/x", format!("{{\"n\":{i}}}")).await;
+        assert_eq!(status, 200);
+    }
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let got = consumer.received();
+        let delivered: std::collections::HashSet<Vec<u8>> =
+            got.iter().skip(30).map(|r| r.body.clone()).collect();
+        if delivered.len() == 30 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} of 30 events delivered; lifecycle: {:?}",
+            delivered.len(),
+            h.lifecycle()
+                .iter()
+                .filter(|r| r["error"] == "event_pruned")
+                .count()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Delivered, they may go: the next capture brings the history back to its limit.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        h.post("/other", "x").await;
+        if h.instance.store().event_count().unwrap() <= 10 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the history shrinks back");
+    }
+    h.stop().await;
+}
+
+/// Zentra's signature: HMAC-SHA256 of the body, hex.
+fn zentra_signature(secret: &str, body: &[u8]) -> String {
+    use hmac::{KeyInit, Mac};
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(body);
+    hex::encode(mac.finalize().into_bytes())
+}
+
+#[tokio::test]
+async fn a_forged_duplicate_never_keeps_the_genuine_event_from_its_consumer() {
+    let consumer = Consumer::start(vec![]).await;
+    let config = format!(
+        r#"
+[[routes]]
+name = "zentra"
+path = "/zentra"
+targets = ["app"]
+dedupe = "drop"
+reject_invalid = true
+[routes.verify]
+scheme = "zentra"
+secrets = ["z-secret"]
+
+[[targets]]
+name = "app"
+url = "{}"
+"#,
+        consumer.url("/in")
+    );
+    let h = Harness::start(&config).await;
+    let header = |name: &str, value: &str| (name.to_owned(), value.to_owned());
+    let body = br#"{"event":"ticket.created"}"#;
+    // An attacker guesses the next delivery id and sends it first, unsigned and mis-signed.
+    for signature in [None, Some("00".repeat(32))] {
+        let mut headers = vec![
+            header("X-Zentra-Event", "ticket.created"),
+            header("X-Zentra-Delivery-Id", "dlv_42"),
+        ];
+        headers.extend(signature.map(|s| header("X-Zentra-Signature", &s)));
+        let (status, _) = h.post_with("/zentra", b"forged", &headers).await;
+        assert_eq!(status, 401);
+    }
+    let genuine = vec![
+        header("X-Zentra-Event", "ticket.created"),
+        header("X-Zentra-Delivery-Id", "dlv_42"),
+        header("X-Zentra-Signature", &zentra_signature("z-secret", body)),
+    ];
+    let (status, answer) = h.post_with("/zentra", body, &genuine).await;
+    assert_eq!(status, 200, "{answer}");
+    let got = consumer.wait_for(1, Duration::from_secs(5)).await;
+    assert_eq!(got.len(), 1, "the genuine event is delivered");
+    assert_eq!(got[0].body, body);
+    // Its real retry is the duplicate, and is dropped; bounded by a later event that went through.
+    h.post_with("/zentra", body, &genuine).await;
+    let next = br#"{"event":"ticket.updated"}"#;
+    let later = vec![
+        header("X-Zentra-Event", "ticket.updated"),
+        header("X-Zentra-Delivery-Id", "dlv_43"),
+        header("X-Zentra-Signature", &zentra_signature("z-secret", next)),
+    ];
+    h.post_with("/zentra", next, &later).await;
+    let got = consumer.wait_for(2, Duration::from_secs(5)).await;
+    assert_eq!(got.len(), 2);
+    assert_eq!(
+        got[1].body, next,
+        "the genuine retry was dropped as a duplicate"
+    );
     h.stop().await;
 }

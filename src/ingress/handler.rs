@@ -5,7 +5,7 @@ use super::error::{IngressError, json_response};
 use super::server::Ctx;
 use crate::config::{Dedupe, Respond, SignScheme};
 use crate::live::{Inspection, Live};
-use crate::model::{Header, Timestamp, now};
+use crate::model::{Header, Timestamp, Verdict, now};
 use crate::relay::{Answer, Claim, ProxyError};
 use crate::store::{Capture, CaptureTarget};
 use bytes::{Bytes, BytesMut};
@@ -189,6 +189,8 @@ async fn capture(
         })
         .collect();
     let drop_duplicate = route.route.is_some_and(|r| r.dedupe == Dedupe::Drop);
+    let claims_dedupe_key = route.route.is_none_or(|r| r.verify.is_none())
+        || inspection.verification.verdict == Verdict::Verified;
     let route_name = route.name().to_owned();
     let capture = Capture {
         received_at,
@@ -202,6 +204,7 @@ async fn capture(
         remote_addr: remote.to_string(),
         event_type: inspection.event_type,
         dedupe_key: inspection.dedupe_key,
+        claims_dedupe_key,
         resend_of: None,
         verification: inspection.verification,
         secret_headers: inspection.secret_headers,

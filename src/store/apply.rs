@@ -4,7 +4,7 @@
 use super::StoreError;
 use super::record;
 use super::tables::{
-    self, ATTEMPTS, BODIES, BY_EVENT, DEDUPE, DELIVERIES, EVENTS, INFLIGHT, LOG, PENDING,
+    self, ATTEMPTS, BODIES, BY_EVENT, DEDUPE, DEDUPE_OF, DELIVERIES, EVENTS, INFLIGHT, LOG, PENDING,
 };
 use crate::model::{
     Attempt, DeliveryRecord, DeliveryState, EventMeta, Lifecycle, SendMode, Timestamp,
@@ -14,6 +14,16 @@ use ulid::Ulid;
 
 /// Oldest events pruned per transaction, so lowering `max_events` never stalls capture.
 const MAX_PRUNE: u64 = 1024;
+/// Events looked at per transaction while pruning (those held by unfinished deliveries are
+/// passed over), so a long queue to a dead target never makes a commit slow.
+const MAX_PRUNE_SCAN: usize = 4096;
+/// Lifecycle records removed per transaction at most: more than any commit writes, so the log
+/// always catches up.
+const MAX_LOG_PRUNE: usize = 16 * 1024;
+/// Lifecycle records kept per event of `max_events` at most. A relayed event writes a dozen or
+/// so; rejections and reloads belong to no event. Past this the oldest records go even while an
+/// old event is held by an unfinished delivery (the event and its deliveries stay).
+const LOG_PER_EVENT: u64 = 16;
 
 /// A delivery to create: to a configured target, or to a URL given for a replay.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,6 +46,7 @@ pub(super) struct Tables<'t> {
     bodies: Table<'t, u128, &'static [u8]>,
     log: Table<'t, u64, &'static [u8]>,
     dedupe: Table<'t, &'static str, u128>,
+    dedupe_of: Table<'t, u128, &'static str>,
     deliveries: Table<'t, u128, &'static [u8]>,
     attempts: Table<'t, (u128, u32), &'static [u8]>,
     by_event: Table<'t, (u128, u128), ()>,
@@ -45,6 +56,21 @@ pub(super) struct Tables<'t> {
     count: u64,
     /// A delivery went into the outbox (new, replayed or retrying): the relay has to look.
     outbox_grew: bool,
+    /// The oldest event whose delivery ended in this transaction: it may have become prunable.
+    finished_below: Option<u128>,
+    /// Records that did not decode, passed over.
+    damaged: u64,
+    /// The first event this transaction inserted: pruning stops short of it (an event is never
+    /// removed by the commit that acknowledges it).
+    first_new: Option<u128>,
+}
+
+/// Where pruning resumes: every event older than `from` is held by an unfinished delivery (or
+/// gone). Kept by the writer across transactions, so events held by a long queue are not looked
+/// at again by every commit.
+#[derive(Debug, Default, Clone, Copy)]
+pub(super) struct PruneCursor {
+    from: u128,
 }
 
 /// What a transaction changed that others watch for.
@@ -52,6 +78,8 @@ pub(super) struct Written {
     /// Sequence of the newest lifecycle record.
     pub head: u64,
     pub outbox_grew: bool,
+    /// Damaged records passed over by pruning.
+    pub damaged: u64,
 }
 
 impl<'t> Tables<'t> {
@@ -67,6 +95,7 @@ impl<'t> Tables<'t> {
             bodies: txn.open_table(BODIES)?,
             log,
             dedupe: txn.open_table(DEDUPE)?,
+            dedupe_of: txn.open_table(DEDUPE_OF)?,
             deliveries: txn.open_table(DELIVERIES)?,
             attempts: txn.open_table(ATTEMPTS)?,
             by_event: txn.open_table(BY_EVENT)?,
@@ -75,18 +104,30 @@ impl<'t> Tables<'t> {
             seq,
             count,
             outbox_grew: false,
+            finished_below: None,
+            damaged: 0,
+            first_new: None,
         })
     }
 
-    /// Prunes beyond `max_events`; says what changed.
-    pub fn close(mut self, max_events: u64) -> Result<Written, StoreError> {
+    /// Prunes beyond `max_events`, events and log alike; says what changed.
+    pub fn close(
+        mut self,
+        max_events: u64,
+        cursor: &mut PruneCursor,
+    ) -> Result<Written, StoreError> {
+        if self.finished_below.is_some_and(|e| e < cursor.from) {
+            cursor.from = 0; // an event passed over may go now
+        }
         if self.count > max_events {
             let excess = self.count - max_events;
-            self.count -= self.prune(excess)?;
+            self.count -= self.prune(excess, cursor)?;
         }
+        self.prune_log(max_events)?;
         Ok(Written {
             head: self.seq,
             outbox_grew: self.outbox_grew,
+            damaged: self.damaged,
         })
     }
 
@@ -97,11 +138,22 @@ impl<'t> Tables<'t> {
         Ok(())
     }
 
-    /// The newest earlier event on this route with this dedupe key; records this one as newest.
-    pub fn dedupe(&mut self, route: &str, key: &str, id: Ulid) -> Result<Option<Ulid>, StoreError> {
+    /// The newest earlier event on this route that claimed this dedupe key; with `claim`, records
+    /// this one as the newest (an event that may be forged looks, but never claims).
+    pub fn dedupe(
+        &mut self,
+        route: &str,
+        key: &str,
+        id: Ulid,
+        claim: bool,
+    ) -> Result<Option<Ulid>, StoreError> {
         let key = tables::dedupe_key(route, key);
+        if !claim {
+            return Ok(self.dedupe.get(key.as_str())?.map(|v| Ulid(v.value())));
+        }
         // The index keeps the newest carrier of each key, so it can be dropped exactly when that
         // event is pruned.
+        self.dedupe_of.insert(id.0, key.as_str())?;
         Ok(self
             .dedupe
             .insert(key.as_str(), id.0)?
@@ -115,6 +167,7 @@ impl<'t> Tables<'t> {
             .insert(self.seq, tables::received_ref(meta.id).as_slice())?;
         let (value, inline) = record::encode(self.seq, meta, body)?;
         self.events.insert(meta.id.0, value.as_slice())?;
+        self.first_new.get_or_insert(meta.id.0);
         if !inline {
             self.bodies.insert(meta.id.0, body)?;
         }
@@ -261,6 +314,10 @@ impl<'t> Tables<'t> {
         };
         record.state = state;
         record.next_attempt_at = next;
+        if next.is_none() {
+            let event = record.event_id.0;
+            self.finished_below = Some(self.finished_below.map_or(event, |e| e.min(event)));
+        }
         if let Some(at) = next {
             self.pending
                 .insert((record.target.as_str(), due_ms(at), id.0), ())?;
@@ -353,46 +410,122 @@ impl<'t> Tables<'t> {
         Ok(record)
     }
 
-    /// Removes up to `excess` (at most [`MAX_PRUNE`]) oldest events with their bodies,
-    /// deliveries, attempts, dedupe entries and the log records older than the oldest event kept.
-    /// Returns how many events went.
-    fn prune(&mut self, excess: u64) -> Result<u64, StoreError> {
+    /// Removes up to `excess` (at most [`MAX_PRUNE`]) oldest events whose deliveries have all
+    /// ended, with their bodies, deliveries, attempts and dedupe entries. An event with a
+    /// delivery still queued, in flight or waiting to retry is never removed: the history grows
+    /// past `max_events` instead, until it is delivered. Works by key, so a record that no longer
+    /// decodes is removed like any other. Returns how many events went.
+    fn prune(&mut self, excess: u64, cursor: &mut PruneCursor) -> Result<u64, StoreError> {
         let n = excess.min(MAX_PRUNE) as usize;
         let mut doomed = Vec::with_capacity(n);
-        for entry in self.events.iter()?.take(n) {
-            let (key, value) = entry?;
-            let meta = record::decode(Ulid(key.value()), value.value())?.meta;
-            doomed.push((key.value(), meta.route, meta.dedupe_key));
-        }
-        for (id, route, key) in &doomed {
-            self.events.remove(id)?;
-            self.bodies.remove(id)?;
-            if let Some(key) = key {
-                let key = tables::dedupe_key(route, key);
-                let points_here = self.dedupe.get(key.as_str())?.map(|v| v.value()) == Some(*id);
-                if points_here {
-                    self.dedupe.remove(key.as_str())?;
+        let mut held_prefix = true;
+        let oldest: Vec<u128> = self
+            .events
+            .range(cursor.from..self.first_new.unwrap_or(u128::MAX))?
+            .take(MAX_PRUNE_SCAN)
+            .map(|e| e.map(|(k, _)| k.value()))
+            .collect::<Result<_, _>>()?;
+        for id in oldest {
+            if self.unfinished(Ulid(id))? {
+                if held_prefix {
+                    cursor.from = id.saturating_add(1);
                 }
+            } else {
+                held_prefix = false;
+                doomed.push(id);
             }
-            for delivery in self.deliveries_of(Ulid(*id))? {
-                self.remove_delivery(Ulid(*id), delivery)?;
+            if doomed.len() == n {
+                break;
             }
         }
-        let keep_from = match self.events.first()? {
-            Some((_, value)) => record::seq(value.value()),
-            None => 0,
+        if doomed.len() < n {
+            tracing::warn!(
+                kept = self.count,
+                "the history is past max_events: its oldest events wait for deliveries to end"
+            );
+        }
+        for id in &doomed {
+            self.remove_event(*id)?;
+        }
+        Ok(doomed.len() as u64)
+    }
+
+    /// Whether any delivery of `event` has yet to end. A delivery record that no longer decodes
+    /// cannot be delivered either: it counts as ended.
+    fn unfinished(&mut self, event: Ulid) -> Result<bool, StoreError> {
+        for delivery in self.deliveries_of(event)? {
+            match self.delivery(delivery) {
+                Ok(Some(d)) if d.state.is_pending() => return Ok(true),
+                Ok(_) => {}
+                Err(e) if e.is_damage() => self.damaged += 1,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(false)
+    }
+
+    fn remove_event(&mut self, id: u128) -> Result<(), StoreError> {
+        let record = self
+            .events
+            .remove(id)?
+            .map(|v| record::decode(Ulid(id), v.value()).map(|d| d.meta));
+        self.bodies.remove(id)?;
+        let claimed = self.dedupe_of.remove(id)?.map(|key| key.value().to_owned());
+        let claimed = match claimed {
+            Some(key) => Some(key),
+            // Schema 3 and older kept no `dedupe_of`: the key is in the record, if it decodes.
+            None => match record {
+                Some(Ok(meta)) => meta
+                    .dedupe_key
+                    .map(|key| tables::dedupe_key(&meta.route, &key)),
+                Some(Err(_)) => {
+                    self.damaged += 1;
+                    None
+                }
+                None => None,
+            },
         };
-        // Everything logged before the oldest kept event describes pruned events (or is older).
+        if let Some(key) = claimed {
+            let points_here = self.dedupe.get(key.as_str())?.map(|v| v.value()) == Some(id);
+            if points_here {
+                self.dedupe.remove(key.as_str())?;
+            }
+        }
+        for delivery in self.deliveries_of(Ulid(id))? {
+            self.remove_delivery(Ulid(id), delivery)?;
+        }
+        Ok(())
+    }
+
+    /// Removes the lifecycle records older than the oldest event kept once the history is full
+    /// (they describe pruned events, or nothing stored), and the oldest ones past [`LOG_PER_EVENT`] × `max_events`.
+    fn prune_log(&mut self, max_events: u64) -> Result<(), StoreError> {
+        let first = match self.log.first()? {
+            Some((seq, _)) => seq.value(),
+            None => return Ok(()),
+        };
+        // Only a full history has pruned events for older records to describe.
+        let keep_from = match self.events.first()? {
+            Some((_, value)) if self.count >= max_events => record::seq(value.value()),
+            _ => first,
+        };
+        let cap = max_events.saturating_mul(LOG_PER_EVENT).max(1);
+        let over = self.log.len()?.saturating_sub(cap);
+        // Sequences are dense from the oldest record on, so `over` records end at `first + over`.
+        let until = keep_from.max(first.saturating_add(over)).min(self.seq);
+        if until <= first {
+            return Ok(());
+        }
         let stale: Vec<u64> = self
             .log
-            .range(..keep_from)?
-            .take(n * 8)
+            .range(..until)?
+            .take(MAX_LOG_PRUNE)
             .map(|e| e.map(|(k, _)| k.value()))
             .collect::<Result<_, _>>()?;
         for seq in stale {
             self.log.remove(seq)?;
         }
-        Ok(doomed.len() as u64)
+        Ok(())
     }
 
     fn remove_delivery(&mut self, event: Ulid, id: Ulid) -> Result<(), StoreError> {

@@ -28,6 +28,33 @@ pub enum StoreError {
     SchemaTooNew { found: u64, supported: u64 },
 }
 
+impl StoreError {
+    /// An error of the file or the disk under it, after which redb answers `PreviousIo` until
+    /// the database is opened again. Anything else (a damaged record, a missing event) is one
+    /// request's problem and leaves the database as it is.
+    pub fn needs_reopen(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Io(_)
+                | StoreError::Unavailable
+                | StoreError::Db(
+                    redb::Error::Io(_)
+                        | redb::Error::PreviousIo
+                        | redb::Error::DatabaseClosed
+                        | redb::Error::Corrupted(_)
+                )
+        )
+    }
+
+    /// A stored record that does not decode.
+    pub fn is_damage(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Decode(_) | StoreError::Record(_) | StoreError::Corrupt(_)
+        )
+    }
+}
+
 macro_rules! via_redb_error {
     ($($t:ty),*) => {$(
         impl From<$t> for StoreError {

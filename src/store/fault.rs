@@ -8,18 +8,34 @@ use std::io;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-/// When on, every write and sync of the history file fails with "no space left on device".
+/// When on, every write and sync of the history file fails with "no space left on device";
+/// when unreadable, reads fail too (a drive unplugged, a mount lost).
 #[derive(Debug, Clone, Default)]
-pub struct DiskFull(Arc<AtomicBool>);
+pub struct DiskFull {
+    full: Arc<AtomicBool>,
+    unreadable: Arc<AtomicBool>,
+}
 
 impl DiskFull {
     pub fn set(&self, full: bool) {
-        self.0.store(full, Ordering::SeqCst);
+        self.full.store(full, Ordering::SeqCst);
+    }
+
+    pub fn set_unreadable(&self, unreadable: bool) {
+        self.unreadable.store(unreadable, Ordering::SeqCst);
     }
 
     fn check(&self) -> io::Result<()> {
-        if self.0.load(Ordering::SeqCst) {
+        if self.full.load(Ordering::SeqCst) || self.unreadable.load(Ordering::SeqCst) {
             Err(io::Error::from_raw_os_error(28)) // ENOSPC
+        } else {
+            Ok(())
+        }
+    }
+
+    fn check_read(&self) -> io::Result<()> {
+        if self.unreadable.load(Ordering::SeqCst) {
+            Err(io::Error::from_raw_os_error(5)) // EIO
         } else {
             Ok(())
         }
@@ -44,6 +60,7 @@ impl StorageBackend for FaultyBackend {
     }
 
     fn read(&self, offset: u64, out: &mut [u8]) -> io::Result<()> {
+        self.full.check_read()?;
         self.inner.read(offset, out)
     }
 

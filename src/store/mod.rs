@@ -14,11 +14,12 @@ mod writer;
 pub use apply::{Decision, Planned};
 pub use error::StoreError;
 pub use fault::DiskFull;
-pub use query::{DeliveryPage, EventPage, LogRecord};
+pub use query::{DeliveryPage, EventPage, LogBatch, LogRecord};
 pub use writer::{Capture, CaptureTarget, Captured, ReplayRequest, Writer};
 
 use redb::{Builder, Database};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 use tokio::sync::watch;
@@ -91,7 +92,14 @@ struct Shared {
     log_head: watch::Sender<u64>,
     /// Bumped by every commit that put a delivery into the outbox.
     outbox: watch::Sender<u64>,
+    /// A thread is retrying to reopen the file.
+    reopening: AtomicBool,
+    /// True while the writer thread runs.
+    writer_running: watch::Sender<bool>,
 }
+
+/// How often a failed reopen is tried again.
+const REOPEN_RETRY: Duration = Duration::from_secs(1);
 
 impl Store {
     /// Opens (or creates) the history and starts its writer thread.
@@ -107,6 +115,8 @@ impl Store {
                 options,
                 log_head: watch::channel(head).0,
                 outbox: watch::channel(0).0,
+                reopening: AtomicBool::new(false),
+                writer_running: watch::channel(true).0,
             }),
         };
         let writer = writer::spawn(store.clone())?;
@@ -116,6 +126,14 @@ impl Store {
     /// Sequence number of the newest committed lifecycle record.
     pub fn log_head(&self) -> u64 {
         *self.shared.log_head.borrow()
+    }
+
+    /// Returns once the writer thread has ended: every [`Writer`] handle was dropped and every
+    /// request sent before that is committed (or failed). A stop waits for this, so the last
+    /// events are on disk before the process exits.
+    pub async fn writer_stopped(&self) {
+        let mut running = self.shared.writer_running.subscribe();
+        let _ = running.wait_for(|running| !running).await;
     }
 
     /// Wakes whenever new lifecycle records are committed.
@@ -151,6 +169,43 @@ impl Store {
         &self.shared.options
     }
 
+    /// Reopens the file after an I/O error; while that fails (the disk still full), keeps trying
+    /// on a timer from a thread of its own, so reads come back without waiting for a write.
+    fn reopen_until_open(&self) {
+        let Err(error) = self.reopen() else {
+            return;
+        };
+        if self.shared.reopening.swap(true, Ordering::AcqRel) {
+            return; // a retry thread is already at it
+        }
+        tracing::error!(%error, "reopening the history failed; retrying every second");
+        let store = self.clone();
+        let spawned = std::thread::Builder::new()
+            .name("hooklens-reopen".into())
+            .spawn(move || {
+                loop {
+                    std::thread::sleep(REOPEN_RETRY);
+                    if store
+                        .shared
+                        .db
+                        .read()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .is_some()
+                    {
+                        break; // a write reopened it meanwhile
+                    }
+                    if store.reopen().is_ok() {
+                        tracing::info!("the history is open again");
+                        break;
+                    }
+                }
+                store.shared.reopening.store(false, Ordering::Release);
+            });
+        if spawned.is_err() {
+            self.shared.reopening.store(false, Ordering::Release);
+        }
+    }
+
     /// Drops the database after an I/O error and opens it again (redb answers `PreviousIo` to
     /// every call until then). Waits briefly for readers to let go of the old handle, since the
     /// file lock is only released when the last handle drops.
@@ -184,3 +239,5 @@ impl Store {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_bounded;

@@ -16,6 +16,8 @@ pub struct EventPage {
     pub items: Vec<EventSummary>,
     /// Pass as `before` to get the next page; `None` on the last page.
     pub next_cursor: Option<Ulid>,
+    /// Records passed over because they no longer decode.
+    pub damaged: usize,
 }
 
 /// One page of deliveries, newest first, each with its event's id.
@@ -23,6 +25,18 @@ pub struct EventPage {
 pub struct DeliveryPage {
     pub items: Vec<(Ulid, Delivery)>,
     pub next_cursor: Option<Ulid>,
+}
+
+/// Lifecycle records read in one go, and where the read stopped.
+#[derive(Debug, Clone, Default)]
+pub struct LogBatch {
+    pub records: Vec<LogRecord>,
+    /// The last sequence looked at: pass it as `after` for the next batch. Records whose event
+    /// was pruned meanwhile, or that no longer decode, are passed over, so a batch can be empty
+    /// while records remain — this says how far it got. Equal to `after` at the head.
+    pub next: u64,
+    /// Records passed over because they no longer decode.
+    pub damaged: usize,
 }
 
 /// One committed lifecycle record: its sequence and its JSON text.
@@ -43,19 +57,30 @@ impl Store {
         let deliveries = txn.open_table(DELIVERIES)?;
         let mut items = Vec::with_capacity(limit.min(1024));
         let mut more = false;
+        let mut damaged = 0;
         for entry in events.range(..upper)?.rev() {
             let (key, value) = entry?;
             if items.len() == limit {
                 more = true;
                 break;
             }
-            let meta = record::decode(Ulid(key.value()), value.value())?.meta;
+            let meta = match record::decode(Ulid(key.value()), value.value()) {
+                Ok(decoded) => decoded.meta,
+                Err(error) => {
+                    tracing::warn!(%error, event = %Ulid(key.value()), "damaged event record passed over");
+                    damaged += 1;
+                    continue;
+                }
+            };
             let mut states = Vec::new();
             for entry in by_event.range((meta.id.0, 0)..=(meta.id.0, u128::MAX))? {
                 let (key, _) = entry?;
                 let id = key.value().1;
                 if let Some(d) = deliveries.get(id)? {
-                    states.push(record::decode_delivery(Ulid(id), d.value())?.state);
+                    match record::decode_delivery(Ulid(id), d.value()) {
+                        Ok(d) => states.push(d.state),
+                        Err(_) => damaged += 1,
+                    }
                 }
             }
             items.push(EventSummary::of(&meta, DeliveriesState::of(states)));
@@ -66,7 +91,11 @@ impl Store {
         } else {
             None
         };
-        Ok(EventPage { items, next_cursor })
+        Ok(EventPage {
+            items,
+            next_cursor,
+            damaged,
+        })
     }
 
     /// One event with its body.
@@ -107,32 +136,41 @@ impl Store {
         Ok(txn.open_table(EVENTS)?.len()?)
     }
 
-    /// Lifecycle records with a sequence greater than `after`, oldest first, at most `limit`.
-    pub fn log_after(&self, after: u64, limit: usize) -> Result<Vec<LogRecord>, StoreError> {
+    /// Lifecycle records with a sequence greater than `after`, oldest first; at most `limit`
+    /// looked at.
+    pub fn log_after(&self, after: u64, limit: usize) -> Result<LogBatch, StoreError> {
         let db = self.db()?;
         let txn = db.begin_read()?;
         let log = txn.open_table(LOG)?;
         let events = txn.open_table(EVENTS)?;
-        let mut out = Vec::new();
+        let mut batch = LogBatch {
+            next: after,
+            ..LogBatch::default()
+        };
         for entry in log.range(after.saturating_add(1)..)?.take(limit) {
             let (seq, value) = entry?;
+            batch.next = seq.value();
             let json = match tables::received_of(value.value()) {
                 Some(id) => match events.get(id.0)? {
-                    Some(event) => {
-                        let meta = record::decode(id, event.value())?.meta;
-                        serde_json::to_vec(&Lifecycle::received(&meta))?
-                    }
+                    Some(event) => match record::decode(id, event.value()) {
+                        Ok(decoded) => serde_json::to_vec(&Lifecycle::received(&decoded.meta))?,
+                        Err(error) => {
+                            tracing::warn!(%error, event = %id, "damaged event record passed over");
+                            batch.damaged += 1;
+                            continue;
+                        }
+                    },
                     // Pruned between the two reads' commits: nothing left to tell.
                     None => continue,
                 },
                 None => value.value().to_vec(),
             };
-            out.push(LogRecord {
+            batch.records.push(LogRecord {
                 seq: seq.value(),
                 json,
             });
         }
-        Ok(out)
+        Ok(batch)
     }
 
     /// An event's deliveries with their attempts, oldest first.

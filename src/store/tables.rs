@@ -27,6 +27,9 @@ pub const BODIES: TableDefinition<u128, &[u8]> = TableDefinition::new("bodies");
 pub const LOG: TableDefinition<u64, &[u8]> = TableDefinition::new("log");
 /// `route \n dedupe_key` → the newest event that carried that key.
 pub const DEDUPE: TableDefinition<&str, u128> = TableDefinition::new("dedupe");
+/// Event id → the [`DEDUPE`] key it claimed, so pruning an event cleans the index by key,
+/// without decoding the event's record (one that no longer decodes must still go).
+pub const DEDUPE_OF: TableDefinition<u128, &str> = TableDefinition::new("dedupe_of");
 
 /// Delivery id → its record (`record.rs`; JSON in files before schema 3).
 pub const DELIVERIES: TableDefinition<u128, &[u8]> = TableDefinition::new("deliveries");
@@ -64,6 +67,7 @@ pub fn init(db: &Database) -> Result<u64, StoreError> {
         txn.open_table(EVENTS)?;
         txn.open_table(BODIES)?;
         txn.open_table(DEDUPE)?;
+        txn.open_table(DEDUPE_OF)?;
         txn.open_table(DELIVERIES)?;
         txn.open_table(ATTEMPTS)?;
         txn.open_table(BY_EVENT)?;

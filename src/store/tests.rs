@@ -20,6 +20,7 @@ fn capture(route: &str, body: &'static [u8], dedupe: Option<&str>) -> Capture {
         remote_addr: "127.0.0.1:1".into(),
         event_type: None,
         dedupe_key: dedupe.map(str::to_owned),
+        claims_dedupe_key: true,
         resend_of: None,
         verification: Verification::bare(None, Verdict::Unsigned),
         secret_headers: Vec::new(),
@@ -79,7 +80,7 @@ async fn every_capture_and_record_is_logged_in_order() {
         })
         .await
         .unwrap();
-    let log = store.log_after(0, 10).unwrap();
+    let log = store.log_after(0, 10).unwrap().records;
     assert_eq!(log.len(), 2);
     assert_eq!(store.log_head(), log[1].seq);
     let first: serde_json::Value = serde_json::from_slice(&log[0].json).unwrap();
@@ -92,7 +93,7 @@ async fn every_capture_and_record_is_logged_in_order() {
     assert_eq!(first["at"], a.event.received_at.to_string());
     let second: serde_json::Value = serde_json::from_slice(&log[1].json).unwrap();
     assert_eq!(second["type"], "config.rejected");
-    assert!(store.log_after(log[1].seq, 10).unwrap().is_empty());
+    assert!(store.log_after(log[1].seq, 10).unwrap().records.is_empty());
 }
 
 #[tokio::test]
@@ -132,7 +133,7 @@ async fn retention_prunes_the_oldest_events_with_their_bodies_and_log() {
     assert!(store.get_event(ids[0]).unwrap().is_none());
     assert!(store.get_event(ids[1]).unwrap().is_none());
     assert!(store.get_event(ids[2]).unwrap().is_some());
-    let log = store.log_after(0, 100).unwrap();
+    let log = store.log_after(0, 100).unwrap().records;
     let logged: Vec<String> = log
         .iter()
         .map(|r| {
@@ -344,7 +345,7 @@ async fn a_schema_2_history_reads_as_it_was_written() {
     assert_eq!(page.items[1].deliveries_state, DeliveriesState::Succeeded);
     let deliveries = store.event_deliveries(old.id).unwrap();
     assert_eq!((deliveries.len(), deliveries[0].id), (1, old_delivery.id));
-    let log = store.log_after(0, 10).unwrap();
+    let log = store.log_after(0, 10).unwrap().records;
     let first: serde_json::Value = serde_json::from_slice(&log[0].json).unwrap();
     assert_eq!(first["event_id"], old.id.to_string());
     assert_eq!(store.get_event(new.id).unwrap().unwrap().1, b"new");

@@ -1,7 +1,7 @@
 //! The one thread that writes the history, with group commit: it drains every waiting request
 //! into one write transaction, commits once, then answers each sender.
 
-use super::apply::{Decision, Planned, Tables, Written};
+use super::apply::{Decision, Planned, PruneCursor, Tables, Written};
 use super::{CommitMode, Store, StoreError};
 use crate::model::{
     Attempt, DeliveryRecord, DeliveryState, EventMeta, Header, Lifecycle, SendMode, Timestamp,
@@ -36,6 +36,10 @@ pub struct Capture {
     pub remote_addr: String,
     pub event_type: Option<String>,
     pub dedupe_key: Option<String>,
+    /// Whether this event claims its dedupe key, so a later event with the same key is its
+    /// duplicate: only a verified one does on a route that verifies (a forged request must never
+    /// make the genuine event a duplicate); every one does on a route without `verify`.
+    pub claims_dedupe_key: bool,
     pub resend_of: Option<Ulid>,
     pub verification: Verification,
     pub secret_headers: Vec<String>,
@@ -223,7 +227,11 @@ pub(super) fn spawn(store: Store) -> Result<Writer, StoreError> {
     let last_id = store.newest_id()?;
     std::thread::Builder::new()
         .name("hooklens-writer".into())
-        .spawn(move || WriterLoop::new(store, last_id).run(rx))?;
+        .spawn(move || {
+            let running = store.shared.writer_running.clone();
+            WriterLoop::new(store, last_id).run(rx);
+            running.send_replace(false);
+        })?;
     Ok(Writer { tx })
 }
 
@@ -231,6 +239,7 @@ struct WriterLoop {
     store: Store,
     ids: ulid::Generator,
     last_id: Ulid,
+    prune: PruneCursor,
 }
 
 impl WriterLoop {
@@ -239,6 +248,7 @@ impl WriterLoop {
             store,
             ids: ulid::Generator::new(),
             last_id,
+            prune: PruneCursor::default(),
         }
     }
 
@@ -264,6 +274,12 @@ impl WriterLoop {
         let result = self.store.db().and_then(|db| self.write(&db, batch));
         match result {
             Ok((done, written)) => {
+                if written.damaged > 0 {
+                    tracing::warn!(
+                        records = written.damaged,
+                        "damaged history records were passed over"
+                    );
+                }
                 if written.outbox_grew {
                     self.store
                         .shared
@@ -283,16 +299,27 @@ impl WriterLoop {
                     }
                 }
             }
+            Err(error) if !error.needs_reopen() && batch.len() > 1 => {
+                // One request met a damaged record (or the like): nothing of the batch is on
+                // disk, so commit each request alone and fail only the one.
+                self.last_id = last_id;
+                tracing::warn!(%error, "a batch failed; committing its requests one by one");
+                for op in std::mem::take(batch) {
+                    self.commit(&mut vec![op]);
+                }
+            }
             Err(error) => {
                 // Nothing of this batch is on disk: every sender hears so, none gets a 2xx.
                 self.last_id = last_id;
-                tracing::error!(%error, "history commit failed; reopening the database");
                 let message = error.to_string();
                 for op in batch.drain(..) {
                     op.fail(&message);
                 }
-                if let Err(error) = self.store.reopen() {
-                    tracing::error!(%error, "reopening the history failed; will retry");
+                if error.needs_reopen() {
+                    tracing::error!(%error, "history commit failed; reopening the database");
+                    self.store.reopen_until_open();
+                } else {
+                    tracing::warn!(%error, "a request could not be written");
                 }
             }
         }
@@ -320,14 +347,17 @@ impl WriterLoop {
         txn.set_durability(Durability::Immediate)?;
         txn.set_two_phase_commit(self.store.options().commit_mode == CommitMode::TwoPhase);
         let mut done = Vec::with_capacity(batch.len());
+        // Moved only by a transaction that commits.
+        let mut prune = self.prune;
         let written = {
             let mut t = Tables::open(&txn)?;
             for op in batch {
                 done.push(self.apply(&mut t, op)?);
             }
-            t.close(self.store.options().max_events)?
+            t.close(self.store.options().max_events, &mut prune)?
         };
         txn.commit()?;
+        self.prune = prune;
         Ok((done, written))
     }
 
@@ -390,7 +420,7 @@ impl WriterLoop {
     fn capture(&mut self, t: &mut Tables<'_>, c: &Capture) -> Result<Captured, StoreError> {
         let id = self.next_id();
         let duplicate_of = match &c.dedupe_key {
-            Some(key) => t.dedupe(&c.route, key, id)?,
+            Some(key) => t.dedupe(&c.route, key, id, c.claims_dedupe_key)?,
             None => None,
         };
         let meta = event_meta(id, c, duplicate_of);

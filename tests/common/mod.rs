@@ -135,6 +135,7 @@ impl Harness {
             .store()
             .log_after(self.instance.started_at_seq(), 100_000)
             .unwrap()
+            .records
             .iter()
             .map(|r| serde_json::from_slice(&r.json).unwrap())
             .collect()
