@@ -247,7 +247,10 @@ impl Store {
     }
 }
 
-fn read_delivery(txn: &ReadTransaction, id: Ulid) -> Result<Option<DeliveryRecord>, StoreError> {
+pub(super) fn read_delivery(
+    txn: &ReadTransaction,
+    id: Ulid,
+) -> Result<Option<DeliveryRecord>, StoreError> {
     let deliveries = txn.open_table(DELIVERIES)?;
     match deliveries.get(id.0)? {
         Some(v) => Ok(Some(record::decode_delivery(id, v.value())?)),
@@ -255,7 +258,7 @@ fn read_delivery(txn: &ReadTransaction, id: Ulid) -> Result<Option<DeliveryRecor
     }
 }
 
-fn read_attempts(
+pub(super) fn read_attempts(
     txn: &ReadTransaction,
     record: &DeliveryRecord,
 ) -> Result<Vec<Attempt>, StoreError> {
