@@ -198,3 +198,46 @@ async fn what_a_replay_without_an_instance_cannot_deliver_in_time_is_abandoned()
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("abandoned"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_attempt_still_under_way_when_the_wait_ends_is_abandoned_not_left_in_flight() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let good = Consumer::start(vec![]).await;
+    let cfg = config(d, "hooklens.toml", &good.url("/in"), &good.url("/also"), "");
+    let run = Running::start(d, &["--config", &cfg]);
+    let (_, a) = run.post("/hooks", b"{}");
+    let id = a["event_id"].as_str().unwrap().to_owned();
+    run.wait_for("event.delivery.succeeded", 2);
+    run.stop();
+
+    // A consumer that takes the request and never answers.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (accepted, got) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().flatten() {
+            held.push(stream);
+            let _ = accepted.send(());
+        }
+    });
+    let hanging = format!("http://{addr}/in");
+    let other = config(d, "hanging.toml", &hanging, &good.url("/also"), "");
+    let out = hooklens(
+        d,
+        &[
+            "--config", &other, "replay", &id, "--target", "good", "--wait", "1", "--json",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    got.try_recv().expect("the attempt reached the consumer");
+    let made: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(made[0]["state"], "failed", "{made}");
+    assert_eq!(made[0]["attempts"][0]["error"], "abandoned", "{made}");
+    let out = hooklens(d, &["deliveries", "list", "--state", "in_flight", "--json"]);
+    assert!(
+        json_lines(&out).is_empty(),
+        "nothing left in flight to resume"
+    );
+}

@@ -239,7 +239,19 @@ async fn deliver_here(
 ) -> Result<(), Failure> {
     let live = Arc::new(Live::new(config, None));
     let deadline = tokio::time::Instant::now() + wait;
-    crate::relay::deliver_here(store, writer, live, made, deadline).await?;
+    // Ctrl-C ends the wait early; what is unfinished is still abandoned, not left queued.
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let mut ctrl_c = Box::pin(tokio::signal::ctrl_c());
+    // Polled once here, so the handler is in place before the first attempt goes out.
+    let _ = tokio::time::timeout(Duration::ZERO, &mut ctrl_c).await;
+    let interrupt = tokio::spawn(async move {
+        if ctrl_c.await.is_ok() {
+            let _ = stop.send(true);
+        }
+    });
+    let done = crate::relay::deliver_here(store, writer, live, made, deadline, stopped).await;
+    interrupt.abort();
+    done?;
     Ok(())
 }
 

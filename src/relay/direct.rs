@@ -13,21 +13,22 @@ use crate::store::{Decision, Store, StoreError, Writer};
 use bytes::Bytes;
 use std::collections::HashMap;
 use std::sync::Arc;
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, watch};
 use tokio::time::Instant;
 use ulid::Ulid;
 
 /// The error of the attempt that ends a delivery nobody is left to make.
 pub const ABANDONED: &str = "abandoned";
 
-/// Attempts `ids` until each has ended or `deadline` passes, then abandons the rest. Each
-/// target's `concurrency` holds here too.
+/// Attempts `ids` until each has ended, `deadline` passes or `stop` turns true (the user gave
+/// up: Ctrl-C), then abandons the rest. Each target's `concurrency` holds here too.
 pub async fn deliver_here(
     store: &Store,
     writer: &Writer,
     live: Arc<Live>,
     ids: &[Ulid],
     deadline: Instant,
+    stop: watch::Receiver<bool>,
 ) -> Result<(), StoreError> {
     let clients = Clients::new().map_err(|e| StoreError::CommitFailed(e.to_string()))?;
     let mut gates: HashMap<String, Arc<Semaphore>> = HashMap::new();
@@ -45,11 +46,15 @@ pub async fn deliver_here(
             .clone();
         let (store, writer, live, clients) =
             (store.clone(), writer.clone(), live.clone(), clients.clone());
+        let until = Until {
+            deadline,
+            stop: stop.clone(),
+        };
         tasks.spawn(async move {
             let Ok(_permit) = gate.acquire_owned().await else {
                 return;
             };
-            if let Err(error) = attempts(&store, &writer, &live, &clients, id, deadline).await {
+            if let Err(error) = attempts(&store, &writer, &live, &clients, id, until).await {
                 tracing::warn!(%error, %id, "cannot deliver a replay");
             }
         });
@@ -74,7 +79,7 @@ async fn attempts(
     live: &Live,
     clients: &Clients,
     id: Ulid,
-    deadline: Instant,
+    mut until: Until,
 ) -> Result<(), StoreError> {
     let Some(first) = store.delivery(id)? else {
         return Ok(());
@@ -86,7 +91,7 @@ async fn attempts(
         return Ok(());
     };
     let body = Bytes::from(body);
-    while Instant::now() < deadline {
+    while !until.over() {
         let Some(record) = writer.begin_attempts(vec![id], now()).await?.pop() else {
             return Ok(()); // no longer pending
         };
@@ -100,9 +105,8 @@ async fn attempts(
             now().unix_secs(),
         );
         let send = attempt::send(clients, out, n, limits(&target, None));
-        // Cut off at the deadline: the delivery is in flight on disk and is abandoned by the
-        // caller.
-        let Ok(sent) = tokio::time::timeout_at(deadline, send).await else {
+        // Cut off at the end: the delivery is in flight on disk and is abandoned by the caller.
+        let Some(sent) = until.run(send).await else {
             return Ok(());
         };
         let decision = decide(n, sent.outcome, sent.retry_after, &target.retry);
@@ -112,12 +116,41 @@ async fn attempts(
         };
         let wait = u64::try_from(at.unix_millis() - now().unix_millis()).unwrap_or(0);
         let next = Instant::now() + std::time::Duration::from_millis(wait);
-        if next >= deadline {
+        if next >= until.deadline {
             return Ok(());
         }
-        tokio::time::sleep_until(next).await;
+        if until.run(tokio::time::sleep_until(next)).await.is_none() {
+            return Ok(());
+        }
     }
     Ok(())
+}
+
+/// When attempts must end: at the deadline, or as soon as `stop` turns true.
+struct Until {
+    deadline: Instant,
+    stop: watch::Receiver<bool>,
+}
+
+impl Until {
+    fn over(&self) -> bool {
+        Instant::now() >= self.deadline || *self.stop.borrow()
+    }
+
+    /// `work`'s result, or `None` when the end came first.
+    async fn run<T>(&mut self, work: impl Future<Output = T>) -> Option<T> {
+        let stopped = async {
+            // A dropped sender can no longer ask to stop: only the deadline is left.
+            if self.stop.wait_for(|s| *s).await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        };
+        tokio::select! {
+            done = work => Some(done),
+            _ = tokio::time::sleep_until(self.deadline) => None,
+            _ = stopped => None,
+        }
+    }
 }
 
 fn abandoned(n: u32) -> Attempt {
