@@ -1,10 +1,14 @@
-//! `GET /api/v1/deliveries` (newest first, cursor pages) and `GET /api/v1/endpoints` (health).
+//! `GET /api/v1/deliveries` (newest first, cursor pages, filtered), `POST
+//! /api/v1/deliveries/replay` (bulk: dead letters to their own targets) and `GET
+//! /api/v1/endpoints` (health).
 
+use super::extract::{ApiBody, ApiQuery, given, variant};
 use super::{ApiError, ApiState, Page, PageQuery, read};
 use crate::model::Delivery;
 use crate::relay::HealthReport;
+use crate::store::DeliveryFilter;
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use ulid::Ulid;
 
@@ -15,12 +19,37 @@ pub struct DeliveryItem {
     pub delivery: Delivery,
 }
 
+/// `?state=&target=&event=&limit=&cursor=`; anything else is a 400.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    limit: Option<String>,
+    cursor: Option<String>,
+    state: Option<String>,
+    target: Option<String>,
+    event: Option<String>,
+}
+
 pub async fn list(
     State(state): State<ApiState>,
-    Query(query): Query<PageQuery>,
+    ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Json<Page<DeliveryItem>>, ApiError> {
-    let (before, limit) = query.parse()?;
-    let page = read(&state.store, move |s| s.list_deliveries(before, limit)).await?;
+    let (before, limit) = PageQuery::from_text(&query.limit, &query.cursor)?;
+    let filter = DeliveryFilter {
+        state: variant("state", &query.state)?,
+        target: given(&query.target).map(str::to_owned),
+        event: given(&query.event)
+            .map(super::events::parse_id)
+            .transpose()?,
+    };
+    let page = read(&state.store, move |s| {
+        if filter == DeliveryFilter::default() {
+            s.list_deliveries(before, limit)
+        } else {
+            s.list_deliveries_where(before, limit, &filter)
+        }
+    })
+    .await?;
     Ok(Json(Page {
         items: page
             .items
@@ -29,6 +58,47 @@ pub async fn list(
             .collect(),
         next_cursor: page.next_cursor,
     }))
+}
+
+/// `POST /api/v1/deliveries/replay` body.
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct BulkReplayBody {
+    /// `dead` or `failed`.
+    pub state: String,
+    #[serde(default)]
+    pub target: Option<String>,
+    /// Only deliveries newer than this id (exclusive).
+    #[serde(default)]
+    pub since: Option<Ulid>,
+}
+
+pub async fn replay(
+    State(state): State<ApiState>,
+    ApiBody(body): ApiBody<BulkReplayBody>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let wanted =
+        crate::replay::bulk_state(&body.state).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let config = state.live.borrow().config.clone();
+    let store = state.store.clone();
+    let requests = tokio::task::spawn_blocking(move || {
+        crate::replay::plan_bulk(
+            &store,
+            &config,
+            wanted,
+            body.target.as_deref(),
+            body.since,
+            "api",
+        )
+    })
+    .await
+    .map_err(|_| ApiError::BadRequest("the replay was cancelled".into()))?
+    .map_err(|e| match e {
+        crate::replay::PlanError::Store(e) => ApiError::Store(e),
+        other => ApiError::BadRequest(other.to_string()),
+    })?;
+    let made = crate::replay::queue_all(&state.writer, requests).await?;
+    Ok(Json(serde_json::json!({ "replayed": made.len() })))
 }
 
 pub async fn endpoints(State(state): State<ApiState>) -> Json<Vec<HealthReport>> {

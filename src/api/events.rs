@@ -1,18 +1,44 @@
-//! `GET /api/v1/events` (cursor pages, newest first) and `GET /api/v1/events/{id}`.
+//! `GET /api/v1/events` (cursor pages, newest first, filtered), `GET /api/v1/events/{id}` (an
+//! event id, or a delivery id for its event) and `POST /api/v1/events/{id}/replay`.
 
+use super::extract::{ApiBody, ApiQuery, given, variant};
 use super::{ApiError, ApiState, Page, PageQuery, read};
 use crate::model::{EventDetail, EventSummary};
+use crate::store::EventFilter;
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use serde::{Deserialize, Serialize};
 use ulid::Ulid;
 
+/// `?limit=&cursor=&route=&verdict=&state=`; anything else is a 400.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    limit: Option<String>,
+    cursor: Option<String>,
+    route: Option<String>,
+    verdict: Option<String>,
+    state: Option<String>,
+}
+
 pub async fn list(
     State(state): State<ApiState>,
-    Query(query): Query<PageQuery>,
+    ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Json<Page<EventSummary>>, ApiError> {
-    let (before, limit) = query.parse()?;
-    let page = read(&state.store, move |s| s.list_events(before, limit)).await?;
+    let (before, limit) = PageQuery::from_text(&query.limit, &query.cursor)?;
+    let filter = EventFilter {
+        route: given(&query.route).map(str::to_owned),
+        verdict: variant("verdict", &query.verdict)?,
+        state: variant("state", &query.state)?,
+    };
+    let page = read(&state.store, move |s| {
+        if filter.is_empty() {
+            s.list_events(before, limit)
+        } else {
+            s.list_events_where(before, limit, &filter)
+        }
+    })
+    .await?;
     Ok(Json(Page {
         items: page.items,
         next_cursor: page.next_cursor,
@@ -20,6 +46,7 @@ pub async fn list(
 }
 
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ShowQuery {
     #[serde(default)]
     reveal: bool,
@@ -28,21 +55,30 @@ pub struct ShowQuery {
 pub async fn show(
     State(state): State<ApiState>,
     Path(id): Path<String>,
-    Query(query): Query<ShowQuery>,
+    ApiQuery(query): ApiQuery<ShowQuery>,
 ) -> Result<Json<EventDetail>, ApiError> {
     let id = parse_id(&id)?;
     let reveal = query.reveal;
-    let found = read(&state.store, move |s| {
-        let Some((meta, body)) = s.get_event(id)? else {
-            return Ok(None);
-        };
-        let deliveries = s.event_deliveries(id)?;
-        Ok(Some(EventDetail::new(meta, &body, deliveries, reveal)))
-    })
-    .await?;
-    found
+    read(&state.store, move |s| detail(s, id, reveal))
+        .await?
         .map(Json)
-        .ok_or_else(|| ApiError::NotFound(format!("no event {id}")))
+        .ok_or_else(|| ApiError::NotFound(format!("no event or delivery {id}")))
+}
+
+/// The event `id` names (itself, or the one a delivery id belongs to), with its deliveries.
+pub fn detail(
+    store: &crate::store::Store,
+    id: Ulid,
+    reveal: bool,
+) -> Result<Option<EventDetail>, crate::store::StoreError> {
+    let Some(event) = store.event_of(id)? else {
+        return Ok(None);
+    };
+    let Some((meta, body)) = store.get_event(event)? else {
+        return Ok(None);
+    };
+    let deliveries = store.event_deliveries(event)?;
+    Ok(Some(EventDetail::new(meta, &body, deliveries, reveal)))
 }
 
 /// `POST /api/v1/events/{id}/replay` body.
@@ -51,6 +87,9 @@ pub async fn show(
 pub struct ReplayBody {
     #[serde(default)]
     pub to: Option<String>,
+    /// Only these configured targets (names).
+    #[serde(default)]
+    pub targets: Option<Vec<String>>,
     #[serde(default)]
     pub duplicate: bool,
     #[serde(default)]
@@ -60,16 +99,22 @@ pub struct ReplayBody {
 pub async fn replay(
     State(state): State<ApiState>,
     Path(id): Path<String>,
-    body: Option<Json<ReplayBody>>,
+    ApiBody(body): ApiBody<ReplayBody>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let id = parse_id(&id)?;
-    let body = body.map(|Json(b)| b).unwrap_or_default();
     let config = state.live.borrow().config.clone();
+    let store = state.store.clone();
     let request =
-        crate::replay::plan(&state.store, &config, id, &body, "api").map_err(|e| match e {
-            crate::replay::PlanError::NoSuchEvent => ApiError::NotFound(format!("no event {id}")),
-            other => ApiError::BadRequest(other.to_string()),
-        })?;
+        tokio::task::spawn_blocking(move || crate::replay::plan(&store, &config, id, &body, "api"))
+            .await
+            .map_err(|_| ApiError::BadRequest("the replay was cancelled".into()))?
+            .map_err(|e| match e {
+                crate::replay::PlanError::NoSuchEvent => {
+                    ApiError::NotFound(format!("no event {id}"))
+                }
+                crate::replay::PlanError::Store(e) => ApiError::Store(e),
+                other => ApiError::BadRequest(other.to_string()),
+            })?;
     let made = state.writer.replay(request).await?;
     let deliveries: Vec<_> = made
         .iter()

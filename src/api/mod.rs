@@ -4,9 +4,11 @@
 mod deliveries;
 mod error;
 mod events;
+mod extract;
 
+pub use deliveries::{BulkReplayBody, DeliveryItem};
 pub use error::ApiError;
-pub use events::ReplayBody;
+pub use events::{ReplayBody, detail as event_detail};
 
 use crate::live::LiveRx;
 use crate::relay::Relay;
@@ -51,6 +53,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/v1/events/{id}", get(events::show))
         .route("/api/v1/events/{id}/replay", post(events::replay))
         .route("/api/v1/deliveries", get(deliveries::list))
+        .route("/api/v1/deliveries/replay", post(deliveries::replay))
         .route("/api/v1/endpoints", get(deliveries::endpoints))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
     Router::new()
@@ -91,6 +94,24 @@ impl PageQuery {
             .map(events::parse_id)
             .transpose()?;
         Ok((before, limit))
+    }
+
+    /// The same from a query whose values are text (an empty value means "not given").
+    fn from_text(
+        limit: &Option<String>,
+        cursor: &Option<String>,
+    ) -> Result<(Option<ulid::Ulid>, usize), ApiError> {
+        let limit = extract::given(limit)
+            .map(|l| {
+                l.parse::<usize>()
+                    .map_err(|_| ApiError::BadRequest(format!("limit: {l:?} is not a number")))
+            })
+            .transpose()?;
+        PageQuery {
+            limit,
+            cursor: cursor.clone(),
+        }
+        .parse()
     }
 }
 

@@ -1,8 +1,10 @@
-//! `events list` and `events show`.
+//! `events list` (filtered by route, verdict, deliveries state) and `events show` (by event or
+//! delivery id).
 
 use super::source::Source;
 use super::{EventsCommand, Failure, output};
 use crate::instance::DataDir;
+use crate::store::EventFilter;
 use anyhow::anyhow;
 use std::path::PathBuf;
 use ulid::Ulid;
@@ -11,8 +13,19 @@ pub async fn run(data: Option<PathBuf>, command: EventsCommand) -> Result<(), Fa
     let data = DataDir::resolve(data.as_deref()).map_err(Failure::usage)?;
     let source = Source::open(&data).await?;
     match command {
-        EventsCommand::List { json, limit } => {
-            let items = source.list(limit).await?;
+        EventsCommand::List {
+            json,
+            limit,
+            route,
+            verdict,
+            state,
+        } => {
+            let filter = EventFilter {
+                route,
+                verdict,
+                state,
+            };
+            let items = source.list(limit, &filter).await?;
             output::print_list(&items, json)?;
         }
         EventsCommand::Show { id, json, reveal } => {
@@ -20,7 +33,7 @@ pub async fn run(data: Option<PathBuf>, command: EventsCommand) -> Result<(), Fa
             let detail = source
                 .show(id, reveal)
                 .await?
-                .ok_or_else(|| Failure::failed(anyhow!("no event {id}")))?;
+                .ok_or_else(|| Failure::failed(anyhow!("no event or delivery {id}")))?;
             output::print_show(&detail, json)?;
         }
     }

@@ -1,6 +1,7 @@
 //! The command line: parsing (clap) and one function per command. Exit codes: 0 success, 1 the
 //! operation failed, 2 usage or configuration error.
 
+mod deliveries;
 mod events;
 mod output;
 mod replay;
@@ -42,7 +43,11 @@ pub enum Command {
     /// Read the captured history.
     #[command(subcommand)]
     Events(EventsCommand),
-    /// Deliver a captured event again: to its targets or --to URL.
+    /// Read deliveries: which failed, to which target, how.
+    #[command(subcommand)]
+    Deliveries(deliveries::DeliveriesCommand),
+    /// Deliver a captured event again (to its targets, --target NAME or --to URL), or every
+    /// dead letter (--state dead).
     Replay(replay::ReplayArgs),
     /// Sign a body: prints one `Name: value` line per header to send.
     Sign(signing::SignArgs),
@@ -70,7 +75,7 @@ pub struct ListenArgs {
 pub enum EventsCommand {
     /// Newest events first.
     #[command(
-        after_help = "Examples:\n  hooklens events list\n  hooklens events list --json --limit 10 | jq .id"
+        after_help = "Examples:\n  hooklens events list\n  hooklens events list --json --limit 10 | jq .id\n  hooklens events list --state partial      # some targets got it, others did not\n  hooklens events list --route stripe --verdict mismatch"
     )]
     List {
         /// One JSON object per line.
@@ -79,13 +84,22 @@ pub enum EventsCommand {
         /// How many events.
         #[arg(long, default_value_t = 50, value_name = "N")]
         limit: usize,
+        /// Only events of this route.
+        #[arg(long, value_name = "ROUTE")]
+        route: Option<String>,
+        /// Only this verdict: verified, mismatch, missing, malformed, stale, no_secret, unsigned.
+        #[arg(long, value_name = "VERDICT", value_parser = deliveries::variant::<crate::model::Verdict>)]
+        verdict: Option<crate::model::Verdict>,
+        /// Only events whose deliveries are: none, pending, succeeded, partial, failed, dead.
+        #[arg(long, value_name = "STATE", value_parser = deliveries::variant::<crate::model::DeliveriesState>)]
+        state: Option<crate::model::DeliveriesState>,
     },
     /// One event: headers, body, verification, deliveries.
     #[command(
         after_help = "Examples:\n  hooklens events show 01JD0000000000000000000000\n  hooklens events show 01JD0000000000000000000000 --json | jq -r .body_base64 | base64 -d"
     )]
     Show {
-        /// Event id.
+        /// Event id (or a delivery id: shows its event).
         id: String,
         /// The contract's JSON object.
         #[arg(long)]
@@ -153,6 +167,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         None => listen(cli.config, cli.data, ListenArgs::default()).await,
         Some(Command::Listen(args)) => listen(cli.config, cli.data, args).await,
         Some(Command::Events(command)) => events::run(cli.data, command).await,
+        Some(Command::Deliveries(command)) => deliveries::run(cli.data, command).await,
         Some(Command::Replay(args)) => replay::run(cli.config, cli.data, args).await,
         Some(Command::Sign(args)) => signing::sign(args),
         Some(Command::Verify(args)) => signing::verify(args),

@@ -172,7 +172,7 @@ fn clip(s: &str, width: usize) -> String {
     }
 }
 
-fn json_name<T: serde::Serialize>(value: &T) -> String {
+pub fn json_name<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_value(value)
         .ok()
         .and_then(|v| v.as_str().map(str::to_owned))

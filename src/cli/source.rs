@@ -2,10 +2,10 @@
 //! file itself when none runs (a stale `instance.json` is ignored).
 
 use super::Failure;
-use crate::api::Page;
+use crate::api::{DeliveryItem, Page};
 use crate::instance::DataDir;
 use crate::model::{EventDetail, EventSummary};
-use crate::store::{Store, StoreOptions, Writer};
+use crate::store::{DeliveryFilter, EventFilter, Store, StoreOptions, Writer};
 use anyhow::{Context, anyhow};
 use std::time::Duration;
 use ulid::Ulid;
@@ -51,35 +51,106 @@ impl Source {
         Ok(Source::File(Some(opened)))
     }
 
-    pub async fn list(&self, limit: usize) -> Result<Vec<EventSummary>, Failure> {
+    pub async fn list(
+        &self,
+        limit: usize,
+        filter: &EventFilter,
+    ) -> Result<Vec<EventSummary>, Failure> {
         match self {
             Source::Api { .. } => {
-                let mut items = Vec::new();
-                let mut cursor: Option<Ulid> = None;
-                while items.len() < limit {
-                    let mut path =
-                        format!("/api/v1/events?limit={}", (limit - items.len()).min(1000));
-                    if let Some(c) = cursor {
-                        path.push_str(&format!("&cursor={c}"));
-                    }
-                    let page: Page<EventSummary> = self.get(&path).await?;
-                    items.extend(page.items);
-                    match page.next_cursor {
-                        Some(c) => cursor = Some(c),
-                        None => break,
-                    }
+                let mut query = vec![];
+                if let Some(route) = &filter.route {
+                    query.push(("route", route.clone()));
                 }
-                Ok(items)
+                if let Some(verdict) = filter.verdict {
+                    query.push(("verdict", verdict.as_str().to_owned()));
+                }
+                if let Some(state) = filter.state {
+                    query.push(("state", super::output::json_name(&state)));
+                }
+                self.pages("/api/v1/events", query, limit).await
             }
             Source::File(None) => Ok(Vec::new()),
             Source::File(Some((store, _))) => {
-                let store = store.clone();
-                let page = tokio::task::spawn_blocking(move || store.list_events(None, limit))
-                    .await
-                    .map_err(|e| Failure::failed(anyhow!(e)))??;
+                let (store, filter) = (store.clone(), filter.clone());
+                let page = tokio::task::spawn_blocking(move || {
+                    store.list_events_where(None, limit, &filter)
+                })
+                .await
+                .map_err(|e| Failure::failed(anyhow!(e)))??;
                 Ok(page.items)
             }
         }
+    }
+
+    /// Deliveries, newest first, matching `filter`.
+    pub async fn deliveries(
+        &self,
+        limit: usize,
+        filter: &DeliveryFilter,
+    ) -> Result<Vec<DeliveryItem>, Failure> {
+        match self {
+            Source::Api { .. } => {
+                let mut query = vec![];
+                if let Some(state) = filter.state {
+                    query.push(("state", state.as_str().to_owned()));
+                }
+                if let Some(target) = &filter.target {
+                    query.push(("target", target.clone()));
+                }
+                if let Some(event) = filter.event {
+                    query.push(("event", event.to_string()));
+                }
+                self.pages("/api/v1/deliveries", query, limit).await
+            }
+            Source::File(None) => Ok(Vec::new()),
+            Source::File(Some((store, _))) => {
+                let (store, filter) = (store.clone(), filter.clone());
+                let page = tokio::task::spawn_blocking(move || {
+                    store.list_deliveries_where(None, limit, &filter)
+                })
+                .await
+                .map_err(|e| Failure::failed(anyhow!(e)))??;
+                Ok(page
+                    .items
+                    .into_iter()
+                    .map(|(event_id, delivery)| DeliveryItem { event_id, delivery })
+                    .collect())
+            }
+        }
+    }
+
+    /// Up to `limit` items of a list route, page after page.
+    async fn pages<T: serde::de::DeserializeOwned>(
+        &self,
+        route: &str,
+        query: Vec<(&str, String)>,
+        limit: usize,
+    ) -> Result<Vec<T>, Failure> {
+        let mut items = Vec::new();
+        let mut cursor: Option<Ulid> = None;
+        while items.len() < limit {
+            let mut url = reqwest::Url::parse("http://instance").expect("a valid base");
+            url.set_path(route);
+            {
+                let mut pairs = url.query_pairs_mut();
+                pairs.append_pair("limit", &(limit - items.len()).min(1000).to_string());
+                for (name, value) in &query {
+                    pairs.append_pair(name, value);
+                }
+                if let Some(c) = cursor {
+                    pairs.append_pair("cursor", &c.to_string());
+                }
+            }
+            let path = format!("{}?{}", url.path(), url.query().unwrap_or_default());
+            let page: Page<T> = self.get(&path).await?;
+            items.extend(page.items);
+            match page.next_cursor {
+                Some(c) => cursor = Some(c),
+                None => break,
+            }
+        }
+        Ok(items)
     }
 
     pub async fn show(&self, id: Ulid, reveal: bool) -> Result<Option<EventDetail>, Failure> {
@@ -100,13 +171,7 @@ impl Source {
             Source::File(Some((store, _))) => {
                 let store = store.clone();
                 let found = tokio::task::spawn_blocking(move || {
-                    let Some((meta, body)) = store.get_event(id)? else {
-                        return Ok(None);
-                    };
-                    let deliveries = store.event_deliveries(id)?;
-                    Ok::<_, crate::store::StoreError>(Some(EventDetail::new(
-                        meta, &body, deliveries, reveal,
-                    )))
+                    crate::api::event_detail(&store, id, reveal)
                 })
                 .await
                 .map_err(|e| Failure::failed(anyhow!(e)))??;
@@ -156,9 +221,14 @@ async fn decode<T: serde::de::DeserializeOwned>(response: reqwest::Response) -> 
             .ok()
             .and_then(|v| v.get("message").and_then(|m| m.as_str()).map(str::to_owned))
             .unwrap_or_else(|| status.to_string());
-        return Err(Failure::failed(anyhow!(
-            "the running instance answered: {message}"
-        )));
+        let error = anyhow!("the running instance answered: {message}");
+        // A request the instance refused as malformed (an unknown target, a bad filter) is a
+        // usage error, like the same mistake made without an instance.
+        return Err(if status == reqwest::StatusCode::BAD_REQUEST {
+            Failure::usage(error)
+        } else {
+            Failure::failed(error)
+        });
     }
     Ok(serde_json::from_slice(&bytes)
         .context("the running instance answered something unexpected")?)

@@ -3,6 +3,7 @@
 //! passthrough or re-signing, replays, and the `proxy` answer mode.
 
 mod attempt;
+mod direct;
 mod engine;
 mod health;
 mod policy;
@@ -10,6 +11,7 @@ mod request;
 mod slots;
 
 pub use attempt::Answer;
+pub use direct::{ABANDONED, deliver_here};
 pub use health::{HealthReport, HealthState};
 pub use policy::{Next, Outcome, next as next_step, parse_retry_after};
 pub use request::{settings as target_settings, target_url};

@@ -6,6 +6,7 @@
 mod apply;
 mod error;
 mod fault;
+mod filter;
 mod query;
 mod record;
 mod tables;
@@ -14,6 +15,7 @@ mod writer;
 pub use apply::{Decision, Planned};
 pub use error::StoreError;
 pub use fault::DiskFull;
+pub use filter::{DeliveryFilter, EventFilter};
 pub use query::{DeliveryPage, EventPage, LogBatch, LogRecord};
 pub use writer::{Capture, CaptureTarget, Captured, ReplayRequest, Writer};
 

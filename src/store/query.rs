@@ -3,9 +3,7 @@
 use super::record;
 use super::tables::{self, ATTEMPTS, BODIES, BY_EVENT, DELIVERIES, EVENTS, INFLIGHT, LOG, PENDING};
 use super::{Store, StoreError};
-use crate::model::{
-    Attempt, DeliveriesState, Delivery, DeliveryRecord, EventMeta, EventSummary, Lifecycle,
-};
+use crate::model::{Attempt, Delivery, DeliveryRecord, EventMeta, EventSummary, Lifecycle};
 use redb::ReadTransaction;
 use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata};
 use ulid::Ulid;
@@ -49,53 +47,7 @@ pub struct LogRecord {
 impl Store {
     /// Newest events first, strictly older than `before` when given.
     pub fn list_events(&self, before: Option<Ulid>, limit: usize) -> Result<EventPage, StoreError> {
-        let db = self.db()?;
-        let txn = db.begin_read()?;
-        let events = txn.open_table(EVENTS)?;
-        let upper = before.map_or(u128::MAX, |id| id.0);
-        let by_event = txn.open_table(BY_EVENT)?;
-        let deliveries = txn.open_table(DELIVERIES)?;
-        let mut items = Vec::with_capacity(limit.min(1024));
-        let mut more = false;
-        let mut damaged = 0;
-        for entry in events.range(..upper)?.rev() {
-            let (key, value) = entry?;
-            if items.len() == limit {
-                more = true;
-                break;
-            }
-            let meta = match record::decode(Ulid(key.value()), value.value()) {
-                Ok(decoded) => decoded.meta,
-                Err(error) => {
-                    tracing::warn!(%error, event = %Ulid(key.value()), "damaged event record passed over");
-                    damaged += 1;
-                    continue;
-                }
-            };
-            let mut states = Vec::new();
-            for entry in by_event.range((meta.id.0, 0)..=(meta.id.0, u128::MAX))? {
-                let (key, _) = entry?;
-                let id = key.value().1;
-                if let Some(d) = deliveries.get(id)? {
-                    match record::decode_delivery(Ulid(id), d.value()) {
-                        Ok(d) => states.push(d.state),
-                        Err(_) => damaged += 1,
-                    }
-                }
-            }
-            items.push(EventSummary::of(&meta, DeliveriesState::of(states)));
-        }
-        // An unbounded `before` still has to exclude the key u128::MAX itself; no ULID is that.
-        let next_cursor = if more {
-            items.last().map(|e| e.id)
-        } else {
-            None
-        };
-        Ok(EventPage {
-            items,
-            next_cursor,
-            damaged,
-        })
+        self.list_events_where(before, limit, &super::EventFilter::default())
     }
 
     /// One event with its body.
@@ -285,7 +237,10 @@ impl Store {
     }
 }
 
-fn read_delivery(txn: &ReadTransaction, id: Ulid) -> Result<Option<DeliveryRecord>, StoreError> {
+pub(super) fn read_delivery(
+    txn: &ReadTransaction,
+    id: Ulid,
+) -> Result<Option<DeliveryRecord>, StoreError> {
     let deliveries = txn.open_table(DELIVERIES)?;
     match deliveries.get(id.0)? {
         Some(v) => Ok(Some(record::decode_delivery(id, v.value())?)),
@@ -293,7 +248,7 @@ fn read_delivery(txn: &ReadTransaction, id: Ulid) -> Result<Option<DeliveryRecor
     }
 }
 
-fn read_attempts(
+pub(super) fn read_attempts(
     txn: &ReadTransaction,
     record: &DeliveryRecord,
 ) -> Result<Vec<Attempt>, StoreError> {
