@@ -171,14 +171,16 @@ impl Instance {
             .with_context(|| format!("cannot watch {}", path.display()))?;
         let live = self.live.clone();
         let writer = self.writer.clone();
+        // What restart-only keys are compared with: the configuration this process started
+        // with, not the last edit (an edit reverted needs no restart).
+        let running = live.borrow().config.clone();
         Ok(tokio::spawn(async move {
             let _watcher = watcher; // dropping it stops the watch
             let shown = path.display().to_string();
             while let Some(reload) = reloads.recv().await {
                 let record = match reload.and_then_forwards(&forward) {
                     Ok(new) => {
-                        let restart_required =
-                            config::restart_required(&live.borrow().config, &new);
+                        let restart_required = config::restart_required(&running, &new);
                         live.send_replace(Arc::new(Live::new(new, Some(path.clone()))));
                         tracing::info!(path = %shown, "configuration reloaded");
                         Lifecycle::ConfigReloaded {

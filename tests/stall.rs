@@ -384,3 +384,36 @@ url = "{}"
     );
     h.stop().await;
 }
+
+/// Waits for the `n`-th `config.reloaded` record since the start (1-based).
+async fn nth_reload(h: &Harness, n: usize) -> serde_json::Value {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let reloads: Vec<_> = h
+            .lifecycle()
+            .into_iter()
+            .filter(|r| r["type"] == "config.reloaded")
+            .collect();
+        if let Some(r) = reloads.get(n - 1) {
+            return r.clone();
+        }
+        assert!(Instant::now() < deadline, "no reload #{n}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn restart_required_compares_an_edit_with_what_runs_not_with_the_last_edit() {
+    let h = Harness::start("[receiver]\nbind = \"127.0.0.1:0\"\n").await;
+    std::fs::write(h.config_path(), "[receiver]\nbind = \"127.0.0.1:1\"\n").unwrap();
+    let first = nth_reload(&h, 1).await;
+    assert_eq!(
+        first["restart_required"],
+        serde_json::json!(["receiver.bind"])
+    );
+    // Reverted: what runs is what the file says again.
+    std::fs::write(h.config_path(), "[receiver]\nbind = \"127.0.0.1:0\"\n").unwrap();
+    let second = nth_reload(&h, 2).await;
+    assert_eq!(second["restart_required"], serde_json::json!([]));
+    h.stop().await;
+}

@@ -77,6 +77,9 @@ fn fail<T>(key: KeyPath, message: impl Into<String>) -> Result<T, Problem> {
     })
 }
 
+/// The largest redb cache, in MiB: 64 GiB, far past any laptop, and no overflow in bytes.
+const MAX_CACHE_MB: u64 = 65_536;
+
 fn at_least(key: KeyPath, value: u64, min: u64) -> Result<(), Problem> {
     if value < min {
         return fail(key, format!("must be at least {min}, got {value}"));
@@ -113,6 +116,17 @@ impl Config {
             );
         }
         at_least(at("storage").key("max_events"), self.storage.max_events, 1)?;
+        let cache = at("storage").key("cache_mb");
+        at_least(cache.clone(), self.storage.cache_mb, 1)?;
+        if self.storage.cache_mb > MAX_CACHE_MB {
+            return fail(
+                cache,
+                format!(
+                    "must be at most {MAX_CACHE_MB} (MiB), got {}",
+                    self.storage.cache_mb
+                ),
+            );
+        }
 
         let mut target_names = HashSet::new();
         for (i, t) in self.targets.iter().enumerate() {
@@ -418,6 +432,14 @@ mod tests {
             (
                 "[storage]\nmax_events = 0",
                 "storage.max_events: must be at least 1",
+            ),
+            (
+                "[storage]\ncache_mb = 18446744073709551615",
+                "storage.cache_mb: must be at most 65536",
+            ),
+            (
+                "[storage]\ncache_mb = 0",
+                "storage.cache_mb: must be at least 1",
             ),
             (
                 "[[targets]]\nname = \"a\"\nurl = \"http://x\"\n[[targets]]\nname = \"app\"\nurl = \"htp:/x\"",

@@ -91,20 +91,19 @@ fn reload_loop(
     let mut last_text: Option<String> = None;
     // Ends when the watcher is dropped (its callback holds the sender).
     while wake.recv().is_ok() {
-        // An editor's save is several events (truncate, write, rename): wait for quiet.
-        loop {
-            match wake.recv_timeout(debounce) {
-                Ok(()) => continue,
-                Err(std_mpsc::RecvTimeoutError::Timeout) => break,
-                Err(std_mpsc::RecvTimeoutError::Disconnected) => return,
-            }
-        }
-        let reload = match std::fs::read_to_string(path) {
+        let Some(read) = settled_read(path, debounce, wake) else {
+            return;
+        };
+        let reload = match read {
             Ok(text) => {
                 if last_text.as_deref() == Some(text.as_str()) {
                     continue;
                 }
-                let outcome = parse(&text, path);
+                let outcome = if text.trim().is_empty() {
+                    Err(empty_file(path))
+                } else {
+                    parse(&text, path)
+                };
                 last_text = Some(text);
                 match outcome {
                     Ok(config) => Reload::Applied(config),
@@ -119,6 +118,55 @@ fn reload_loop(
         if tx.blocking_send(reload).is_err() {
             return;
         }
+    }
+}
+
+/// Reads the file once it has settled: after a quiet `debounce`, and again a `debounce` later,
+/// until two reads agree with no change seen between them. An editor that truncates the file
+/// and writes it a moment later is never read in between (an empty or cut-short configuration
+/// would drop every route and target). `None`: the watch is over.
+fn settled_read(
+    path: &Path,
+    debounce: Duration,
+    wake: &std_mpsc::Receiver<()>,
+) -> Option<io::Result<String>> {
+    let quiet = || loop {
+        match wake.recv_timeout(debounce) {
+            Ok(()) => continue,
+            Err(std_mpsc::RecvTimeoutError::Timeout) => return Some(()),
+            Err(std_mpsc::RecvTimeoutError::Disconnected) => return None,
+        }
+    };
+    // An editor's save is several events (truncate, write, rename): wait for quiet.
+    quiet()?;
+    let mut read = std::fs::read_to_string(path);
+    loop {
+        let changed = match wake.recv_timeout(debounce) {
+            Ok(()) => true,
+            Err(std_mpsc::RecvTimeoutError::Timeout) => false,
+            Err(std_mpsc::RecvTimeoutError::Disconnected) => return None,
+        };
+        if changed {
+            quiet()?;
+        }
+        let again = std::fs::read_to_string(path);
+        let same = match (&read, &again) {
+            (Ok(a), Ok(b)) => a == b,
+            (Err(a), Err(b)) => a.kind() == b.kind(),
+            _ => false,
+        };
+        if same && !changed {
+            return Some(again);
+        }
+        read = again;
+    }
+}
+
+fn empty_file(path: &Path) -> ConfigError {
+    ConfigError::Read {
+        path: path.to_owned(),
+        kind: io::ErrorKind::UnexpectedEof,
+        message: "empty file".to_owned(),
     }
 }
 
@@ -272,6 +320,38 @@ mod tests {
         );
         fs::write(&path, "[storage]\ncache_mb = 1\n").unwrap();
         assert_eq!(applied(next(&mut rx).await).storage.cache_mb, 1);
+    }
+
+    #[tokio::test]
+    async fn a_file_read_while_an_editor_rewrites_it_is_never_applied_half_written() {
+        let (_dir, path) = setup();
+        let (_watcher, mut rx) = watch(path.clone(), DEBOUNCE).unwrap();
+        let full =
+            "[[routes]]\nname = \"a\"\npath = \"/a\"\n\n[[routes]]\nname = \"b\"\npath = \"/b\"\n";
+        // Truncate, pause longer than the debounce, then write.
+        let writer = {
+            let path = path.clone();
+            std::thread::spawn(move || {
+                fs::write(&path, "").unwrap();
+                std::thread::sleep(DEBOUNCE * 3 / 2);
+                fs::write(&path, full).unwrap();
+            })
+        };
+        // On a slow machine the pause may outlast the second read too: then the empty file is
+        // rejected (never applied) before the finished one is applied.
+        let config = loop {
+            match next(&mut rx).await {
+                Reload::Applied(config) => break config,
+                Reload::Rejected(e) => assert!(e.to_string().contains("empty file"), "{e}"),
+            }
+        };
+        writer.join().unwrap();
+        let names: Vec<_> = config.routes.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(names, ["a", "b"], "only the finished file is applied");
+        // A file that stays empty is rejected, and the last good configuration stays.
+        fs::write(&path, "\n").unwrap();
+        let e = rejected(next(&mut rx).await);
+        assert!(e.to_string().contains("empty file"), "{e}");
     }
 
     #[test]

@@ -59,7 +59,7 @@ impl StoreOptions {
 
     fn open_database(&self) -> Result<Database, StoreError> {
         let mut builder = Builder::new();
-        builder.set_cache_size(self.cache_mb.max(1) * 1024 * 1024);
+        builder.set_cache_size(self.cache_mb.clamp(1, 1 << 20).saturating_mul(1024 * 1024));
         let db = match &self.disk_full {
             Some(full) => {
                 let file = std::fs::OpenOptions::new()
