@@ -30,6 +30,17 @@ pub fn escape_bytes(bytes: &[u8]) -> String {
     out
 }
 
+/// A URL as it may be shown: a password in it becomes `***` (the request itself keeps it).
+pub fn redact_url(url: &str) -> Cow<'_, str> {
+    match reqwest::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            Cow::Owned(parsed.to_string())
+        }
+        _ => Cow::Borrowed(url),
+    }
+}
+
 fn needs_escape(c: char) -> bool {
     c.is_control()
 }

@@ -400,7 +400,7 @@ url = "{}"
         .as_array()
         .unwrap()
         .iter()
-        .find(|e| e["target"] == "dead")
+        .find(|e| e["name"] == "dead")
         .unwrap()
         .clone();
     assert_eq!(

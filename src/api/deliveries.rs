@@ -1,11 +1,9 @@
-//! `GET /api/v1/deliveries` (newest first, cursor pages, filtered), `POST
-//! /api/v1/deliveries/replay` (bulk: dead letters to their own targets) and `GET
-//! /api/v1/endpoints` (health).
+//! `GET /api/v1/deliveries` (newest first, cursor pages, filtered) and `POST
+//! /api/v1/deliveries/replay` (bulk: dead letters to their own targets).
 
 use super::extract::{ApiBody, ApiQuery, given, variant};
 use super::{ApiError, ApiState, Page, PageQuery, read};
 use crate::model::Delivery;
-use crate::relay::HealthReport;
 use crate::store::DeliveryFilter;
 use axum::Json;
 use axum::extract::State;
@@ -50,12 +48,19 @@ pub async fn list(
         }
     })
     .await?;
+    let circuits = state.relay.open_circuits().await;
+    let items = page
+        .items
+        .into_iter()
+        .map(|(event_id, mut delivery)| {
+            if let Some(reopens) = circuits.get(&delivery.target) {
+                delivery.wait_for_circuit(*reopens);
+            }
+            DeliveryItem { event_id, delivery }
+        })
+        .collect();
     Ok(Json(Page {
-        items: page
-            .items
-            .into_iter()
-            .map(|(event_id, delivery)| DeliveryItem { event_id, delivery })
-            .collect(),
+        items,
         next_cursor: page.next_cursor,
     }))
 }
@@ -99,8 +104,4 @@ pub async fn replay(
     })?;
     let made = crate::replay::queue_all(&state.writer, requests).await?;
     Ok(Json(serde_json::json!({ "replayed": made.len() })))
-}
-
-pub async fn endpoints(State(state): State<ApiState>) -> Json<Vec<HealthReport>> {
-    Json(state.relay.health().await)
 }

@@ -59,10 +59,16 @@ pub async fn show(
 ) -> Result<Json<EventDetail>, ApiError> {
     let id = parse_id(&id)?;
     let reveal = query.reveal;
-    read(&state.store, move |s| detail(s, id, reveal))
+    let mut detail = read(&state.store, move |s| detail(s, id, reveal))
         .await?
-        .map(Json)
-        .ok_or_else(|| ApiError::NotFound(format!("no event or delivery {id}")))
+        .ok_or_else(|| ApiError::NotFound(format!("no event or delivery {id}")))?;
+    let circuits = state.relay.open_circuits().await;
+    for delivery in &mut detail.deliveries {
+        if let Some(reopens) = circuits.get(&delivery.target) {
+            delivery.wait_for_circuit(*reopens);
+        }
+    }
+    Ok(Json(detail))
 }
 
 /// The event `id` names (itself, or the one a delivery id belongs to), with its deliveries.

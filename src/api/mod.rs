@@ -5,6 +5,7 @@ mod deliveries;
 mod error;
 mod events;
 mod extract;
+mod targets;
 
 pub use deliveries::{BulkReplayBody, DeliveryItem};
 pub use error::ApiError;
@@ -54,7 +55,10 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/v1/events/{id}/replay", post(events::replay))
         .route("/api/v1/deliveries", get(deliveries::list))
         .route("/api/v1/deliveries/replay", post(deliveries::replay))
-        .route("/api/v1/endpoints", get(deliveries::endpoints))
+        .route("/api/v1/endpoints", get(targets::endpoints))
+        .route("/api/v1/targets/{name}/pause", post(targets::pause))
+        .route("/api/v1/targets/{name}/resume", post(targets::resume))
+        .route("/api/v1/targets/{name}/probe", post(targets::probe))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
     Router::new()
         .route("/healthz", get(healthz))

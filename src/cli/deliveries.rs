@@ -3,7 +3,7 @@
 
 use super::Failure;
 use super::events::parse_id;
-use super::source::Source;
+use super::source::{Access, Source};
 use crate::api::DeliveryItem;
 use crate::instance::DataDir;
 use crate::model::DeliveryState;
@@ -48,7 +48,7 @@ pub async fn run(data: Option<PathBuf>, command: DeliveriesCommand) -> Result<()
     } = command;
     let event = event.as_deref().map(parse_id).transpose()?;
     let data = DataDir::resolve(data.as_deref()).map_err(Failure::usage)?;
-    let source = Source::open(&data).await?;
+    let source = Source::open(&data, Access::Read).await?;
     let filter = DeliveryFilter {
         state,
         target,
@@ -68,11 +68,7 @@ pub fn variant<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, String> 
 fn print(items: &[DeliveryItem], json: bool) -> io::Result<()> {
     let mut out = io::stdout().lock();
     if json {
-        for item in items {
-            serde_json::to_writer(&mut out, item)?;
-            out.write_all(b"\n")?;
-        }
-        return out.flush();
+        return super::output::json_lines(&mut out, items);
     }
     if items.is_empty() {
         writeln!(out, "no deliveries match")?;

@@ -1,7 +1,7 @@
 //! `events list` (filtered by route, verdict, deliveries state) and `events show` (by event or
 //! delivery id).
 
-use super::source::Source;
+use super::source::{Access, Source};
 use super::{EventsCommand, Failure, output};
 use crate::instance::DataDir;
 use crate::store::EventFilter;
@@ -11,7 +11,7 @@ use ulid::Ulid;
 
 pub async fn run(data: Option<PathBuf>, command: EventsCommand) -> Result<(), Failure> {
     let data = DataDir::resolve(data.as_deref()).map_err(Failure::usage)?;
-    let source = Source::open(&data).await?;
+    let source = Source::open(&data, Access::Read).await?;
     match command {
         EventsCommand::List {
             json,

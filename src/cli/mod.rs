@@ -7,6 +7,7 @@ mod output;
 mod replay;
 mod signing;
 mod source;
+mod targets;
 
 use crate::app::{self, ListenOptions};
 use clap::{Args, Parser, Subcommand};
@@ -49,6 +50,9 @@ pub enum Command {
     /// Deliver a captured event again (to its targets, --target NAME or --to URL), or every
     /// dead letter (--state dead).
     Replay(replay::ReplayArgs),
+    /// Each target's health, and the on-call controls: pause, resume, probe.
+    #[command(subcommand)]
+    Targets(targets::TargetsCommand),
     /// Sign a body: prints one `Name: value` line per header to send.
     Sign(signing::SignArgs),
     /// Check a signature; exit 0 only if verified. Prints the evidence and, on failure, why.
@@ -169,6 +173,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Some(Command::Events(command)) => events::run(cli.data, command).await,
         Some(Command::Deliveries(command)) => deliveries::run(cli.data, command).await,
         Some(Command::Replay(args)) => replay::run(cli.config, cli.data, args).await,
+        Some(Command::Targets(command)) => targets::run(cli.config, cli.data, command).await,
         Some(Command::Sign(args)) => signing::sign(args),
         Some(Command::Verify(args)) => signing::verify(args),
     }
@@ -193,6 +198,16 @@ async fn listen(
     app::run_headless(options, config)
         .await
         .map_err(Failure::failed)
+}
+
+/// The configuration a command without an instance works with: `--config`, else the embedded
+/// default.
+fn load_config(path: Option<PathBuf>) -> Result<crate::config::Config, Failure> {
+    let options = ListenOptions {
+        config_path: path,
+        ..ListenOptions::default()
+    };
+    app::initial_config(&options).map_err(Failure::usage)
 }
 
 fn init_tracing() {

@@ -7,14 +7,19 @@ use std::io::{self, Write};
 /// Bytes of a body shown in `events show`; the rest is summarised.
 const BODY_PREVIEW: usize = 64 * 1024;
 
+/// One JSON object per line, for scripts.
+pub fn json_lines<T: serde::Serialize>(out: &mut impl Write, items: &[T]) -> io::Result<()> {
+    for item in items {
+        serde_json::to_writer(&mut *out, item)?;
+        out.write_all(b"\n")?;
+    }
+    out.flush()
+}
+
 pub fn print_list(items: &[EventSummary], json: bool) -> io::Result<()> {
     let mut out = io::stdout().lock();
     if json {
-        for item in items {
-            serde_json::to_writer(&mut out, item)?;
-            out.write_all(b"\n")?;
-        }
-        return out.flush();
+        return json_lines(&mut out, items);
     }
     if items.is_empty() {
         writeln!(out, "no events yet")?;

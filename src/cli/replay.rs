@@ -5,9 +5,8 @@
 
 use super::Failure;
 use super::events::parse_id;
-use super::source::Source;
+use super::source::{Access, Source};
 use crate::api::{BulkReplayBody, ReplayBody};
-use crate::app::{self, ListenOptions};
 use crate::config::Config;
 use crate::instance::DataDir;
 use crate::live::Live;
@@ -64,7 +63,7 @@ pub async fn run(
     args: ReplayArgs,
 ) -> Result<(), Failure> {
     let dir = DataDir::resolve(data.as_deref()).map_err(Failure::usage)?;
-    let source = Source::open(&dir).await?;
+    let source = Source::open(&dir, Access::Write).await?;
     match &args.state {
         Some(state) => bulk(&source, config, state, &args).await,
         None => one(&source, config, &args).await,
@@ -88,8 +87,9 @@ async fn one(source: &Source, config: Option<PathBuf>, args: &ReplayArgs) -> Res
             wait_for_results(source, id, &ids(&answer), wait).await?
         }
         Source::File(None) => return Err(Failure::failed(anyhow!("no event {id}"))),
-        Source::File(Some((store, writer))) => {
-            let config = load_config(config)?;
+        Source::File(Some(history)) => {
+            let (store, writer) = (&history.store, history.writer()?);
+            let config = super::load_config(config)?;
             let request =
                 crate::replay::plan(store, &config, id, &body, "cli").map_err(|e| match e {
                     PlanError::NoSuchEvent => Failure::failed(anyhow!("no event {id}")),
@@ -143,8 +143,9 @@ async fn bulk(
             (replayed, None)
         }
         Source::File(None) => (0, None),
-        Source::File(Some((store, writer))) => {
-            let config = load_config(config)?;
+        Source::File(Some(history)) => {
+            let (store, writer) = (&history.store, history.writer()?);
+            let config = super::load_config(config)?;
             let wanted = crate::replay::bulk_state(state).map_err(Failure::usage)?;
             let mut requests = Vec::new();
             for target in &targets {
@@ -211,14 +212,6 @@ fn report(json: bool, replayed: u64, succeeded: Option<u64>) -> std::io::Result<
 
 /// The configuration targets are resolved from when no instance runs: `--config`, or the
 /// default one (which has no targets).
-fn load_config(path: Option<PathBuf>) -> Result<Config, Failure> {
-    let options = ListenOptions {
-        config_path: path,
-        ..ListenOptions::default()
-    };
-    app::initial_config(&options).map_err(Failure::usage)
-}
-
 fn plan_failure(error: PlanError) -> Failure {
     match error {
         PlanError::Store(e) => Failure::failed(e),

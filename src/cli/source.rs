@@ -17,11 +17,35 @@ pub enum Source {
         token: String,
     },
     /// `None`: there is no history yet.
-    File(Option<(Store, Writer)>),
+    File(Option<History>),
+}
+
+/// What a command does to the history file when no instance runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Only reads: the file is opened read-only (its schema is never upgraded).
+    Read,
+    /// Writes too (a replay, a pause): opened with a writer (made when there is none yet).
+    Write,
+}
+
+/// The history file, opened by this command.
+pub struct History {
+    pub store: Store,
+    writer: Option<Writer>,
+}
+
+impl History {
+    /// The writer of a history opened with [`Access::Write`].
+    pub fn writer(&self) -> Result<&Writer, Failure> {
+        self.writer
+            .as_ref()
+            .ok_or_else(|| Failure::failed(anyhow!("internal: the history was opened read-only")))
+    }
 }
 
 impl Source {
-    pub async fn open(data: &DataDir) -> Result<Source, Failure> {
+    pub async fn open(data: &DataDir, access: Access) -> Result<Source, Failure> {
         if let (Some(info), Some(token)) = (data.read_instance(), data.existing_token()) {
             let client = reqwest::Client::builder()
                 .timeout(Duration::from_secs(10))
@@ -43,12 +67,22 @@ impl Source {
             }
         }
         let path = data.history();
-        if !path.exists() {
+        if access == Access::Read && !path.exists() {
             return Ok(Source::File(None));
         }
-        let opened = Store::open(StoreOptions::new(&path))
-            .with_context(|| format!("cannot open the history {}", path.display()))?;
-        Ok(Source::File(Some(opened)))
+        let options = StoreOptions::new(&path);
+        let history = match access {
+            Access::Read => Store::open_read_only(options).map(|store| History {
+                store,
+                writer: None,
+            }),
+            Access::Write => Store::open(options).map(|(store, writer)| History {
+                store,
+                writer: Some(writer),
+            }),
+        }
+        .with_context(|| format!("cannot open the history {}", path.display()))?;
+        Ok(Source::File(Some(history)))
     }
 
     pub async fn list(
@@ -71,8 +105,8 @@ impl Source {
                 self.pages("/api/v1/events", query, limit).await
             }
             Source::File(None) => Ok(Vec::new()),
-            Source::File(Some((store, _))) => {
-                let (store, filter) = (store.clone(), filter.clone());
+            Source::File(Some(history)) => {
+                let (store, filter) = (history.store.clone(), filter.clone());
                 let page = tokio::task::spawn_blocking(move || {
                     store.list_events_where(None, limit, &filter)
                 })
@@ -104,8 +138,8 @@ impl Source {
                 self.pages("/api/v1/deliveries", query, limit).await
             }
             Source::File(None) => Ok(Vec::new()),
-            Source::File(Some((store, _))) => {
-                let (store, filter) = (store.clone(), filter.clone());
+            Source::File(Some(history)) => {
+                let (store, filter) = (history.store.clone(), filter.clone());
                 let page = tokio::task::spawn_blocking(move || {
                     store.list_deliveries_where(None, limit, &filter)
                 })
@@ -168,8 +202,8 @@ impl Source {
                 Ok(Some(decode(response).await?))
             }
             Source::File(None) => Ok(None),
-            Source::File(Some((store, _))) => {
-                let store = store.clone();
+            Source::File(Some(history)) => {
+                let store = history.store.clone();
                 let found = tokio::task::spawn_blocking(move || {
                     crate::api::event_detail(&store, id, reveal)
                 })
@@ -196,6 +230,24 @@ impl Source {
             .send()
             .await?;
         decode(response).await
+    }
+
+    /// A POST without a body to a route that names something (`/api/v1/targets/{name}/pause`):
+    /// a name the instance does not know (404) is a usage error, as the same name would be
+    /// without an instance.
+    pub async fn post_to_named<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+    ) -> Result<T, Failure> {
+        let response = self.api(reqwest::Method::POST, path)?.send().await?;
+        let not_found = response.status() == reqwest::StatusCode::NOT_FOUND;
+        decode(response).await.map_err(|failure| {
+            if not_found {
+                Failure::usage(failure.error)
+            } else {
+                failure
+            }
+        })
     }
 
     /// An authorised request to the running instance's control API.

@@ -213,6 +213,20 @@ pub struct DeliveryRecord {
     pub attempt_count: u32,
 }
 
+impl Delivery {
+    /// A delivery waiting for a target whose circuit is open until `reopens` is tried then,
+    /// not before: its `next_attempt_at` says so.
+    pub fn wait_for_circuit(&mut self, reopens: Timestamp) {
+        let waiting = matches!(
+            self.state,
+            DeliveryState::Queued | DeliveryState::RetryScheduled
+        );
+        if waiting && self.next_attempt_at.is_none_or(|at| at < reopens) {
+            self.next_attempt_at = Some(reopens);
+        }
+    }
+}
+
 impl DeliveryRecord {
     pub fn view(&self, attempts: Vec<Attempt>) -> Delivery {
         Delivery {
@@ -272,6 +286,27 @@ impl DeliveriesState {
 }
 
 /// One try at delivering: a response, or an error kind.
+/// What an operator does to a target by hand (an audit record's `action`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TargetControl {
+    /// No attempt starts until resumed; persisted, so it survives a restart.
+    Pause,
+    Resume,
+    /// End the circuit's cool-down now: the next due delivery is tried at once.
+    Probe,
+}
+
+impl TargetControl {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TargetControl::Pause => "pause",
+            TargetControl::Resume => "resume",
+            TargetControl::Probe => "probe",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Attempt {
     pub n: u32,

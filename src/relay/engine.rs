@@ -9,7 +9,7 @@ use super::request;
 use super::slots::{Claim, Running, Slots};
 use crate::config::TargetConfig;
 use crate::live::LiveRx;
-use crate::model::{DeliveryRecord, EventMeta, Lifecycle, Timestamp, now};
+use crate::model::{DeliveryRecord, EventMeta, Lifecycle, TargetControl, Timestamp, now};
 use crate::store::{Decision, Store, Writer};
 use bytes::Bytes;
 use std::collections::{HashMap, HashSet};
@@ -27,9 +27,11 @@ const SWEEP_EVERY: Duration = Duration::from_secs(10);
 
 /// What other parts ask of the engine.
 pub(super) enum Intent {
-    /// An attempt made outside the engine (a proxy route's), for the target's health.
-    Observed(Observation),
-    Pause(String, bool, oneshot::Sender<bool>),
+    /// An attempt's result, for the target's health; answered (when asked) with until when the
+    /// circuit is open after it (unix ms), the earliest time its next attempt may be.
+    Observed(Observation, Option<oneshot::Sender<Option<i64>>>),
+    /// A control by hand, by an actor; persisted (with its audit record) before it applies.
+    Control(Control, oneshot::Sender<Result<(), ControlError>>),
     Health(oneshot::Sender<Vec<HealthReport>>),
     /// Start nothing new; answer once the attempts under way have finished.
     Stop(oneshot::Sender<()>),
@@ -37,6 +39,24 @@ pub(super) enum Intent {
     Recorded,
     /// Sweep for lost attempts now, as the timer would (answers when done).
     Sweep(oneshot::Sender<()>),
+}
+
+/// A control of a target by hand.
+pub(super) struct Control {
+    pub target: String,
+    pub action: TargetControl,
+    pub actor: String,
+}
+
+/// Why a control was not applied.
+#[derive(Debug, thiserror::Error)]
+pub enum ControlError {
+    #[error("no target named {0:?} is configured")]
+    UnknownTarget(String),
+    #[error("the control could not be recorded: {0}")]
+    Store(#[from] crate::store::StoreError),
+    #[error("the relay has stopped")]
+    Stopped,
 }
 
 /// An attempt's result as health sees it.
@@ -75,6 +95,7 @@ impl Engine {
     }
 
     pub async fn run(mut self) {
+        self.restore_pauses().await;
         // Nothing runs yet: everything in flight on disk was cut off when hooklens last stopped.
         self.sweep(false).await;
         let mut outbox = self.task.store.subscribe_outbox();
@@ -111,13 +132,28 @@ impl Engine {
         self.task.slots.stop();
         while self.task.slots.unrecorded() > 0 || self.task.slots.any_in_flight() {
             match self.intents.recv().await {
-                Some(Intent::Observed(o)) => self.observe(o).await,
                 Some(Intent::Stop(other)) => drop(other.send(())),
                 Some(intent) => self.handle(intent).await,
                 None => break,
             }
         }
         let _ = reply.send(());
+    }
+
+    /// Targets paused by hand stay paused across a restart.
+    async fn restore_pauses(&mut self) {
+        match self.task.store.read(|s| s.paused_targets()).await {
+            Ok(paused) => {
+                for (name, _) in paused {
+                    let state = self.targets.entry(name).or_default();
+                    state.health.paused = true;
+                    state.reported = Some(HealthState::Paused);
+                }
+            }
+            // Nothing is sent to a target that should be paused, at worst: every delivery is
+            // kept, and the operator sees the error.
+            Err(error) => tracing::error!(%error, "cannot read which targets are paused"),
+        }
     }
 
     /// Recovers deliveries in flight on disk whose attempt is not running in this process: each
@@ -274,15 +310,15 @@ impl Engine {
 
     async fn handle(&mut self, intent: Intent) {
         match intent {
-            Intent::Observed(o) => self.observe(o).await,
-            Intent::Pause(target, paused, reply) => {
-                let state = self.targets.entry(target.clone()).or_default();
-                state.health.paused = paused;
-                let _ = reply.send(true);
-                if paused {
-                    self.task.slots.close(&target);
+            Intent::Observed(o, reply) => {
+                let open_until = self.observe(o).await;
+                if let Some(reply) = reply {
+                    let _ = reply.send(open_until);
                 }
-                self.report_change(&target).await;
+            }
+            Intent::Control(control, reply) => {
+                let done = self.control(control).await;
+                let _ = reply.send(done);
             }
             Intent::Stop(reply) => drop(reply.send(())),
             Intent::Recorded => {}
@@ -302,11 +338,13 @@ impl Engine {
                 let reports = names
                     .iter()
                     .map(|n| {
-                        let state = self.targets.get(n);
-                        state.map_or_else(
-                            || Health::default().report(n, 0),
-                            |s| s.health.report(n, self.task.slots.in_flight(n)),
-                        )
+                        let url = request::settings(&live.config, n)
+                            .map(|t| crate::text::redact_url(&t.url).into_owned());
+                        let in_flight = self.task.slots.in_flight(n);
+                        match self.targets.get(n) {
+                            Some(s) => s.health.report(n, url, in_flight),
+                            None => Health::default().report(n, url, in_flight),
+                        }
                     })
                     .collect();
                 let _ = reply.send(reports);
@@ -314,7 +352,48 @@ impl Engine {
         }
     }
 
-    async fn observe(&mut self, o: Observation) {
+    async fn control(&mut self, control: Control) -> Result<(), ControlError> {
+        let Control {
+            target,
+            action,
+            actor,
+        } = control;
+        let known = request::settings(&self.task.live.borrow().config, &target).is_some();
+        if !known {
+            return Err(ControlError::UnknownTarget(target));
+        }
+        let now_ms = now().unix_millis();
+        let state = self.targets.entry(target.clone()).or_default();
+        let cooldown_until = match action {
+            TargetControl::Probe => state
+                .health
+                .open_until()
+                .filter(|until| *until > now_ms)
+                .map(Timestamp::from_unix_millis),
+            _ => None,
+        };
+        // On disk first: a pause that was answered survives a crash the moment after.
+        self.task
+            .writer
+            .control(&target, action, &actor, cooldown_until)
+            .await?;
+        let state = self.targets.entry(target.clone()).or_default();
+        match action {
+            TargetControl::Pause => {
+                state.health.paused = true;
+                self.task.slots.close(&target);
+            }
+            TargetControl::Resume => state.health.paused = false,
+            TargetControl::Probe => {
+                state.health.probe_now(now_ms);
+            }
+        }
+        self.report_change(&target).await;
+        Ok(())
+    }
+
+    /// Records an attempt's result; returns until when the target's circuit is open after it.
+    async fn observe(&mut self, o: Observation) -> Option<i64> {
         let circuit = request::settings(&self.task.live.borrow().config, &o.target)
             .map(|t| t.circuit)
             .unwrap_or_default();
@@ -327,7 +406,9 @@ impl Engine {
             // Before the next pass: no new delivery may go straight to a failing target.
             self.task.slots.close(&o.target);
         }
+        let open_until = state.health.open_until();
         self.report_change(&o.target).await;
+        open_until
     }
 
     /// Logs `endpoint.health_changed` when a target's state moved.
@@ -422,7 +503,7 @@ async fn deliver(
     // The consumer is done with this request: its concurrency slot is free while the result is
     // written (which waits for a commit shared with everything else being captured).
     drop(claim);
-    let decision = decide(n, outcome, retry_after, &target.retry);
+    let mut decision = decide(n, outcome, retry_after, &target.retry);
     let observation = Observation {
         target: record.target.clone(),
         ok: matches!(outcome, Outcome::Status(s) if (200..300).contains(&s)),
@@ -433,7 +514,20 @@ async fn deliver(
             .clone()
             .or_else(|| attempt.status.map(|s| format!("status {s}"))),
     };
-    let _ = task.done.send(Intent::Observed(observation)).await;
+    let (reply, open_until) = oneshot::channel();
+    let wants = matches!(decision, Decision::RetryAt(_)).then_some(reply);
+    if task
+        .done
+        .send(Intent::Observed(observation, wants))
+        .await
+        .is_ok()
+        && let Decision::RetryAt(at) = decision
+        && let Ok(Some(until)) = open_until.await
+        && until > at.unix_millis()
+    {
+        // While the circuit is open nothing is tried: the next attempt is when it reopens.
+        decision = Decision::RetryAt(Timestamp::from_unix_millis(until));
+    }
     if let Err(error) = task
         .writer
         .finish_attempt(record.id, attempt, decision)

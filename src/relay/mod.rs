@@ -12,13 +12,14 @@ mod slots;
 
 pub use attempt::Answer;
 pub use direct::{ABANDONED, deliver_here};
-pub use health::{HealthReport, HealthState};
+pub use engine::ControlError;
+pub use health::{HealthReport, HealthState, RECOVERED_AFTER};
 pub use policy::{Next, Outcome, next as next_step, parse_retry_after};
 pub use request::{settings as target_settings, target_url};
 pub use slots::Claim;
 
 use crate::live::LiveRx;
-use crate::model::{DeliveryRecord, EventMeta, now};
+use crate::model::{DeliveryRecord, EventMeta, TargetControl, now};
 use crate::store::{Decision, Store, Writer};
 use bytes::Bytes;
 use engine::{Engine, Intent, Observation, Task};
@@ -85,11 +86,32 @@ impl Relay {
         }
     }
 
-    /// Pauses or resumes a target by hand; paused time costs no attempts.
-    pub async fn pause(&self, target: &str, paused: bool) -> bool {
+    /// Pauses, resumes or probes a target by hand, for `actor` (`cli`, `api`, `interface`):
+    /// recorded (a pause survives a restart) with an audit record, then applied. Paused time
+    /// costs no attempts; a probe ends the circuit's cool-down now. Returns the target's health
+    /// after the change.
+    pub async fn control(
+        &self,
+        target: &str,
+        action: TargetControl,
+        actor: &str,
+    ) -> Result<HealthReport, ControlError> {
         let (reply, answer) = oneshot::channel();
-        let intent = Intent::Pause(target.to_owned(), paused, reply);
-        self.intents.send(intent).await.is_ok() && answer.await.unwrap_or(false)
+        let control = engine::Control {
+            target: target.to_owned(),
+            action,
+            actor: actor.to_owned(),
+        };
+        self.intents
+            .send(Intent::Control(control, reply))
+            .await
+            .map_err(|_| ControlError::Stopped)?;
+        answer.await.map_err(|_| ControlError::Stopped)??;
+        self.health()
+            .await
+            .into_iter()
+            .find(|r| r.name == target)
+            .ok_or(ControlError::Stopped)
     }
 
     /// Starts no new attempt and waits (at most `grace`) for those under way to be recorded;
@@ -110,8 +132,45 @@ impl Relay {
         }
     }
 
-    /// Health of every target.
+    /// Health of every target (configured, or with deliveries still waiting), with what waits
+    /// for each in the outbox.
     pub async fn health(&self) -> Vec<HealthReport> {
+        let mut reports = self.reports().await;
+        match self.task.store.read(|s| s.queued()).await {
+            Ok(queued) => {
+                for report in &mut reports {
+                    report.queued = queued.get(&report.name).copied().unwrap_or(0);
+                }
+                for (name, n) in queued {
+                    if !reports.iter().any(|r| r.name == name) {
+                        // Not configured (any more): its deliveries wait for it to return.
+                        let mut report = health::Health::default().report(&name, None, 0);
+                        report.queued = n;
+                        reports.push(report);
+                    }
+                }
+            }
+            Err(error) => tracing::warn!(%error, "cannot count the outbox"),
+        }
+        reports
+    }
+
+    /// Until when each target's circuit is open, for the targets whose circuit is open: every
+    /// delivery waiting for one is tried no sooner.
+    pub async fn open_circuits(
+        &self,
+    ) -> std::collections::HashMap<String, crate::model::Timestamp> {
+        let now = now();
+        self.reports()
+            .await
+            .into_iter()
+            .filter_map(|r| r.circuit_open_until.map(|until| (r.name, until)))
+            .filter(|(_, until)| *until > now)
+            .collect()
+    }
+
+    /// The engine's view of every target (without the outbox counts).
+    async fn reports(&self) -> Vec<HealthReport> {
         let (reply, answer) = oneshot::channel();
         if self.intents.send(Intent::Health(reply)).await.is_err() {
             return Vec::new();
@@ -166,7 +225,7 @@ impl Relay {
         {
             tracing::error!(error = %e, delivery = %record.id, "cannot record a proxied attempt");
         }
-        let _ = self.intents.send(Intent::Observed(observation)).await;
+        let _ = self.intents.send(Intent::Observed(observation, None)).await;
         match (sent.answer, error) {
             (Some(answer), _) => Ok(answer),
             (None, Some(kind)) if kind == "timeout" => Err(ProxyError::Timeout),

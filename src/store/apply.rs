@@ -4,7 +4,8 @@
 use super::StoreError;
 use super::record;
 use super::tables::{
-    self, ATTEMPTS, BODIES, BY_EVENT, DEDUPE, DEDUPE_OF, DELIVERIES, EVENTS, INFLIGHT, LOG, PENDING,
+    self, ATTEMPTS, BODIES, BY_EVENT, DEDUPE, DEDUPE_OF, DELIVERIES, EVENTS, INFLIGHT, LOG, PAUSED,
+    PENDING,
 };
 use crate::model::{
     Attempt, DeliveryRecord, DeliveryState, EventMeta, Lifecycle, SendMode, Timestamp,
@@ -52,6 +53,7 @@ pub(super) struct Tables<'t> {
     by_event: Table<'t, (u128, u128), ()>,
     pending: Table<'t, (&'static str, u64, u128), ()>,
     inflight: Table<'t, u128, u64>,
+    paused: Table<'t, &'static str, u64>,
     seq: u64,
     count: u64,
     /// A delivery went into the outbox (new, replayed or retrying): the relay has to look.
@@ -101,6 +103,7 @@ impl<'t> Tables<'t> {
             by_event: txn.open_table(BY_EVENT)?,
             pending: txn.open_table(PENDING)?,
             inflight: txn.open_table(INFLIGHT)?,
+            paused: txn.open_table(PAUSED)?,
             seq,
             count,
             outbox_grew: false,
@@ -140,6 +143,51 @@ impl<'t> Tables<'t> {
 
     /// The newest earlier event on this route that claimed this dedupe key; with `claim`, records
     /// this one as the newest (an event that may be forged looks, but never claims).
+    /// Marks a target paused since `since`, or not paused (`None`).
+    pub fn set_paused(&mut self, target: &str, since: Option<Timestamp>) -> Result<(), StoreError> {
+        match since {
+            Some(at) => drop(self.paused.insert(target, due_ms(at))?),
+            None => drop(self.paused.remove(target)?),
+        }
+        Ok(())
+    }
+
+    /// Makes every delivery to `target` due between now and `until` due now: a probe that ends
+    /// a circuit's cool-down early also ends the wait of the deliveries scheduled for its end.
+    /// Returns how many moved.
+    pub fn expedite(
+        &mut self,
+        target: &str,
+        until: Timestamp,
+        now: Timestamp,
+    ) -> Result<usize, StoreError> {
+        let (now_ms, until_ms) = (due_ms(now), due_ms(until));
+        if until_ms <= now_ms {
+            return Ok(0);
+        }
+        let mut waiting = Vec::new();
+        for entry in self
+            .pending
+            .range((target, now_ms + 1, 0)..=(target, until_ms, u128::MAX))?
+        {
+            let (key, _) = entry?;
+            let (_, due, id) = key.value();
+            waiting.push((due, id));
+        }
+        for (due, id) in &waiting {
+            self.pending.remove((target, *due, *id))?;
+            self.pending.insert((target, now_ms, *id), ())?;
+            if let Some(mut record) = self.delivery(Ulid(*id))? {
+                record.next_attempt_at = Some(now);
+                self.put_delivery(&record)?;
+            }
+        }
+        if !waiting.is_empty() {
+            self.outbox_grew = true;
+        }
+        Ok(waiting.len())
+    }
+
     pub fn dedupe(
         &mut self,
         route: &str,

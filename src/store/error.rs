@@ -16,6 +16,8 @@ pub enum StoreError {
     CommitFailed(String),
     #[error("no event {0}")]
     NoSuchEvent(ulid::Ulid),
+    #[error("the history was opened read-only")]
+    ReadOnly,
     #[error("the history writer has stopped")]
     WriterGone,
     #[error("stored record is unreadable: {0}")]

@@ -7,7 +7,7 @@ use super::record;
 use super::tables::{BY_EVENT, DELIVERIES, EVENTS};
 use super::{DeliveryPage, EventPage, Store, StoreError};
 use crate::model::{DeliveriesState, DeliveryRecord, DeliveryState, EventSummary, Verdict};
-use redb::{ReadTransaction, ReadableDatabase};
+use redb::ReadTransaction;
 use ulid::Ulid;
 
 /// Which events a page of `events list` shows; `None` fields match everything.
@@ -49,8 +49,7 @@ impl Store {
         limit: usize,
         filter: &EventFilter,
     ) -> Result<EventPage, StoreError> {
-        let db = self.db()?;
-        let txn = db.begin_read()?;
+        let txn = self.begin_read()?;
         let events = txn.open_table(EVENTS)?;
         let mut items: Vec<EventSummary> = Vec::with_capacity(limit.min(1024));
         let mut more = false;
@@ -103,8 +102,7 @@ impl Store {
         limit: usize,
         filter: &DeliveryFilter,
     ) -> Result<DeliveryPage, StoreError> {
-        let db = self.db()?;
-        let txn = db.begin_read()?;
+        let txn = self.begin_read()?;
         let upper = before.map_or(u128::MAX, |b| b.0);
         let mut items = Vec::with_capacity(limit.min(1024));
         let mut more = false;
@@ -153,8 +151,7 @@ impl Store {
 
     /// An event's deliveries as stored (with their ad-hoc URLs), oldest first.
     pub fn event_delivery_records(&self, event: Ulid) -> Result<Vec<DeliveryRecord>, StoreError> {
-        let db = self.db()?;
-        let txn = db.begin_read()?;
+        let txn = self.begin_read()?;
         let by_event = txn.open_table(BY_EVENT)?;
         let mut out = Vec::new();
         for entry in by_event.range((event.0, 0)..=(event.0, u128::MAX))? {
@@ -168,8 +165,7 @@ impl Store {
 
     /// The event an id names: the event itself, or the event of the delivery it is.
     pub fn event_of(&self, id: Ulid) -> Result<Option<Ulid>, StoreError> {
-        let db = self.db()?;
-        let txn = db.begin_read()?;
+        let txn = self.begin_read()?;
         if txn.open_table(EVENTS)?.get(id.0)?.is_some() {
             return Ok(Some(id));
         }
@@ -186,8 +182,7 @@ impl Store {
         target: Option<&str>,
         since: Option<Ulid>,
     ) -> Result<Vec<DeliveryRecord>, StoreError> {
-        let db = self.db()?;
-        let txn = db.begin_read()?;
+        let txn = self.begin_read()?;
         let deliveries = txn.open_table(DELIVERIES)?;
         let by_event = txn.open_table(BY_EVENT)?;
         let lower = since.map_or(0, |s| s.0.saturating_add(1));

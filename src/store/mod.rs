@@ -19,7 +19,7 @@ pub use filter::{DeliveryFilter, EventFilter};
 pub use query::{DeliveryPage, EventPage, LogBatch, LogRecord};
 pub use writer::{Capture, CaptureTarget, Captured, ReplayRequest, Writer};
 
-use redb::{Builder, Database};
+use redb::{Builder, Database, ReadOnlyDatabase, ReadTransaction, ReadableDatabase};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
@@ -78,6 +78,39 @@ impl StoreOptions {
         };
         Ok(db)
     }
+
+    /// Opens the file without writing to it: `None` when redb would have to repair it first (a
+    /// process was killed while writing) or a table is missing (a file of an older schema), as
+    /// both need a write.
+    fn open_read_only(&self) -> Result<Option<ReadOnlyDatabase>, StoreError> {
+        let mut builder = Builder::new();
+        builder.set_cache_size(self.cache_mb.clamp(1, 1 << 20).saturating_mul(1024 * 1024));
+        let db = match builder.open_read_only(&self.path) {
+            Ok(db) => db,
+            Err(redb::DatabaseError::RepairAborted) => return Ok(None),
+            Err(redb::DatabaseError::DatabaseAlreadyOpen) => {
+                return Err(StoreError::Locked(self.path.clone()));
+            }
+            Err(other) => return Err(other.into()),
+        };
+        tables::check_version(&db)?;
+        Ok(tables::complete(&db)?.then_some(db))
+    }
+}
+
+/// The open file: written by this process's writer, or only read.
+enum Handle {
+    Writable(Database),
+    ReadOnly(ReadOnlyDatabase),
+}
+
+impl Handle {
+    fn begin_read(&self) -> Result<ReadTransaction, StoreError> {
+        Ok(match self {
+            Handle::Writable(db) => db.begin_read()?,
+            Handle::ReadOnly(db) => db.begin_read()?,
+        })
+    }
 }
 
 /// Read access to the history; cheap to clone. Writes go through [`Writer`].
@@ -88,7 +121,7 @@ pub struct Store {
 
 struct Shared {
     /// `None` while the writer reopens the file after an I/O error.
-    db: RwLock<Option<Arc<Database>>>,
+    db: RwLock<Option<Arc<Handle>>>,
     options: StoreOptions,
     /// Sequence number of the newest committed lifecycle record.
     log_head: watch::Sender<u64>,
@@ -111,7 +144,34 @@ impl Store {
         }
         let db = options.open_database()?;
         let head = tables::init(&db)?;
-        let store = Store {
+        let store = Store::new(Handle::Writable(db), options, head);
+        let writer = writer::spawn(store.clone())?;
+        Ok((store, writer))
+    }
+
+    /// Opens an existing history to read it, writing nothing — no schema upgrade, no new
+    /// tables — so a read-only command leaves the file as it found it. A file that needs a write
+    /// first (redb's repair after a kill, the tables of a newer schema) is opened for writing
+    /// instead (without a writer: it is only read).
+    pub fn open_read_only(options: StoreOptions) -> Result<Store, StoreError> {
+        let store = match options.open_read_only()? {
+            Some(db) => {
+                let head = db.begin_read()?;
+                let head = tables::log_head(&head.open_table(tables::LOG)?)?;
+                Store::new(Handle::ReadOnly(db), options, head)
+            }
+            None => {
+                let db = options.open_database()?;
+                let head = tables::init(&db)?;
+                Store::new(Handle::Writable(db), options, head)
+            }
+        };
+        store.shared.writer_running.send_replace(false);
+        Ok(store)
+    }
+
+    fn new(db: Handle, options: StoreOptions, head: u64) -> Store {
+        Store {
             shared: Arc::new(Shared {
                 db: RwLock::new(Some(Arc::new(db))),
                 options,
@@ -120,9 +180,13 @@ impl Store {
                 reopening: AtomicBool::new(false),
                 writer_running: watch::channel(true).0,
             }),
-        };
-        let writer = writer::spawn(store.clone())?;
-        Ok((store, writer))
+        }
+    }
+
+    /// Whether this process may write the file (see [`Store::open_read_only`]).
+    pub fn is_read_only(&self) -> bool {
+        self.handle()
+            .is_ok_and(|h| matches!(*h, Handle::ReadOnly(_)))
     }
 
     /// Sequence number of the newest committed lifecycle record.
@@ -162,9 +226,25 @@ impl Store {
             .map_err(|e| StoreError::CommitFailed(format!("read task failed: {e}")))?
     }
 
-    fn db(&self) -> Result<Arc<Database>, StoreError> {
+    fn handle(&self) -> Result<Arc<Handle>, StoreError> {
         let guard = self.shared.db.read().unwrap_or_else(|p| p.into_inner());
         guard.clone().ok_or(StoreError::Unavailable)
+    }
+
+    /// A snapshot of the last commit.
+    fn begin_read(&self) -> Result<ReadTransaction, StoreError> {
+        self.handle()?.begin_read()
+    }
+
+    /// Runs `write` on the database, for the writer thread.
+    fn with_writable<T>(
+        &self,
+        write: impl FnOnce(&Database) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        match &*self.handle()? {
+            Handle::Writable(db) => write(db),
+            Handle::ReadOnly(_) => Err(StoreError::ReadOnly),
+        }
     }
 
     fn options(&self) -> &StoreOptions {
@@ -234,7 +314,8 @@ impl Store {
         }
         let db = self.options().open_database()?;
         tables::init(&db)?;
-        *self.shared.db.write().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(db));
+        *self.shared.db.write().unwrap_or_else(|p| p.into_inner()) =
+            Some(Arc::new(Handle::Writable(db)));
         Ok(())
     }
 }

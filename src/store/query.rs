@@ -1,11 +1,15 @@
 //! Reads: pages of events by key range (never by offset), one event, the lifecycle log.
 
 use super::record;
-use super::tables::{self, ATTEMPTS, BODIES, BY_EVENT, DELIVERIES, EVENTS, INFLIGHT, LOG, PENDING};
+use super::tables::{
+    self, ATTEMPTS, BODIES, BY_EVENT, DELIVERIES, EVENTS, INFLIGHT, LOG, PAUSED, PENDING,
+};
 use super::{Store, StoreError};
-use crate::model::{Attempt, Delivery, DeliveryRecord, EventMeta, EventSummary, Lifecycle};
+use crate::model::{
+    Attempt, Delivery, DeliveryRecord, EventMeta, EventSummary, Lifecycle, Timestamp,
+};
 use redb::ReadTransaction;
-use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata};
+use redb::{ReadableTable, ReadableTableMetadata};
 use ulid::Ulid;
 
 /// One page of `events list`, newest first.
@@ -52,8 +56,7 @@ impl Store {
 
     /// One event with its body.
     pub fn get_event(&self, id: Ulid) -> Result<Option<(EventMeta, Vec<u8>)>, StoreError> {
-        let db = self.db()?;
-        let txn = db.begin_read()?;
+        let txn = self.begin_read()?;
         let events = txn.open_table(EVENTS)?;
         let Some(value) = events.get(id.0)? else {
             return Ok(None);
@@ -72,8 +75,7 @@ impl Store {
 
     /// The newest id the writer handed out (events and deliveries share one sequence).
     pub(super) fn newest_id(&self) -> Result<Ulid, StoreError> {
-        let db = self.db()?;
-        let txn = db.begin_read()?;
+        let txn = self.begin_read()?;
         let events = txn.open_table(EVENTS)?;
         let deliveries = txn.open_table(DELIVERIES)?;
         let event = events.last()?.map_or(0, |(k, _)| k.value());
@@ -83,16 +85,14 @@ impl Store {
 
     /// Number of events kept.
     pub fn event_count(&self) -> Result<u64, StoreError> {
-        let db = self.db()?;
-        let txn = db.begin_read()?;
+        let txn = self.begin_read()?;
         Ok(txn.open_table(EVENTS)?.len()?)
     }
 
     /// Lifecycle records with a sequence greater than `after`, oldest first; at most `limit`
     /// looked at.
     pub fn log_after(&self, after: u64, limit: usize) -> Result<LogBatch, StoreError> {
-        let db = self.db()?;
-        let txn = db.begin_read()?;
+        let txn = self.begin_read()?;
         let log = txn.open_table(LOG)?;
         let events = txn.open_table(EVENTS)?;
         let mut batch = LogBatch {
@@ -127,8 +127,7 @@ impl Store {
 
     /// An event's deliveries with their attempts, oldest first.
     pub fn event_deliveries(&self, event: Ulid) -> Result<Vec<Delivery>, StoreError> {
-        let db = self.db()?;
-        let txn = db.begin_read()?;
+        let txn = self.begin_read()?;
         let by_event = txn.open_table(BY_EVENT)?;
         let mut out = Vec::new();
         for entry in by_event.range((event.0, 0)..=(event.0, u128::MAX))? {
@@ -146,8 +145,7 @@ impl Store {
         before: Option<Ulid>,
         limit: usize,
     ) -> Result<DeliveryPage, StoreError> {
-        let db = self.db()?;
-        let txn = db.begin_read()?;
+        let txn = self.begin_read()?;
         let deliveries = txn.open_table(DELIVERIES)?;
         let mut out = Vec::new();
         let mut more = false;
@@ -173,15 +171,13 @@ impl Store {
     }
 
     pub fn delivery(&self, id: Ulid) -> Result<Option<DeliveryRecord>, StoreError> {
-        let db = self.db()?;
-        let txn = db.begin_read()?;
+        let txn = self.begin_read()?;
         read_delivery(&txn, id)
     }
 
     /// Up to `limit` deliveries to `target` due at `now_ms` or before, earliest first.
     pub fn due(&self, target: &str, now_ms: u64, limit: usize) -> Result<Vec<Ulid>, StoreError> {
-        let db = self.db()?;
-        let txn = db.begin_read()?;
+        let txn = self.begin_read()?;
         let pending = txn.open_table(PENDING)?;
         let mut out = Vec::new();
         for entry in pending
@@ -198,8 +194,7 @@ impl Store {
     /// per target, jumping over the rest, so a target with a long queue costs the same as one
     /// with a single delivery.
     pub fn pending_targets(&self) -> Result<Vec<(String, u64)>, StoreError> {
-        let db = self.db()?;
-        let txn = db.begin_read()?;
+        let txn = self.begin_read()?;
         let pending = txn.open_table(PENDING)?;
         let mut out: Vec<(String, u64)> = Vec::new();
         let mut next = pending.first()?.map(|(k, _)| {
@@ -223,9 +218,38 @@ impl Store {
     }
 
     /// Attempts under way (or cut off by a crash): delivery id and start (unix ms).
+    /// Deliveries waiting in the outbox (queued or waiting to retry), per target.
+    pub fn queued(&self) -> Result<std::collections::HashMap<String, u64>, StoreError> {
+        let txn = self.begin_read()?;
+        let pending = txn.open_table(PENDING)?;
+        let mut out = std::collections::HashMap::<String, u64>::new();
+        for entry in pending.iter()? {
+            let (key, _) = entry?;
+            let (target, _, _) = key.value();
+            match out.get_mut(target) {
+                Some(n) => *n += 1,
+                None => drop(out.insert(target.to_owned(), 1)),
+            }
+        }
+        Ok(out)
+    }
+
+    /// Targets paused by hand, and since when.
+    pub fn paused_targets(&self) -> Result<Vec<(String, Timestamp)>, StoreError> {
+        let txn = self.begin_read()?;
+        let paused = txn.open_table(PAUSED)?;
+        paused
+            .iter()?
+            .map(|e| {
+                let (name, since) = e?;
+                let since = Timestamp::from_unix_millis(i64::try_from(since.value()).unwrap_or(0));
+                Ok((name.value().to_owned(), since))
+            })
+            .collect()
+    }
+
     pub fn in_flight(&self) -> Result<Vec<(Ulid, u64)>, StoreError> {
-        let db = self.db()?;
-        let txn = db.begin_read()?;
+        let txn = self.begin_read()?;
         let inflight = txn.open_table(INFLIGHT)?;
         inflight
             .iter()?

@@ -3,15 +3,19 @@
 //! Keys are ULIDs as `u128` (so key order is arrival order) and log sequence numbers. Events and
 //! deliveries are compact binary records (`record.rs`), written on every capture and attempt;
 //! attempts and the lifecycle log are JSON, readable with any tool. A schema change is a version
-//! bump in `meta`.
+//! bump in `meta`, written by the first commit of this version (never by a read).
 
 use super::StoreError;
-use redb::{Database, ReadableTable, TableDefinition};
+use redb::{
+    Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition, TableHandle,
+    WriteTransaction,
+};
 
-/// 3: events and deliveries are compact records, small bodies inside their event (`record.rs`);
-/// 2: `event.received` log records are references to their event (1 stored them whole). Older
-/// files are read as they are and marked 3 once opened.
-pub const SCHEMA_VERSION: u64 = 3;
+/// 4: the `dedupe_of` index and `paused` targets; 3: events and deliveries are compact records,
+/// small bodies inside their event (`record.rs`); 2: `event.received` log records are
+/// references to their event (1 stored them whole). Older files are read as they are; the
+/// first commit marks them 4.
+pub const SCHEMA_VERSION: u64 = 4;
 
 /// `schema_version`. (Files before schema 3 also kept `log_seq` and `events` counters here,
 /// rewritten by every commit; the log's last key and the events table's length say the same.)
@@ -43,26 +47,21 @@ pub const PENDING: TableDefinition<(&str, u64, u128), ()> = TableDefinition::new
 /// Delivery id → attempt start (unix ms) for attempts under way; after a crash each becomes an
 /// `interrupted` attempt.
 pub const INFLIGHT: TableDefinition<u128, u64> = TableDefinition::new("in_flight");
+/// Target name → when it was paused by hand (unix ms): a pause survives a restart.
+pub const PAUSED: TableDefinition<&str, u64> = TableDefinition::new("paused");
 
 pub const KEY_SCHEMA: &str = "schema_version";
 
-/// Creates missing tables, checks the schema version, and returns the log head.
+/// Creates missing tables, checks the schema version, and returns the log head. A new file is
+/// marked with this version; an older one keeps its own until [`mark_version`] in the first
+/// commit that writes.
 pub fn init(db: &Database) -> Result<u64, StoreError> {
+    check_version(db)?;
     let txn = db.begin_write()?;
     let head = {
         let mut meta = txn.open_table(META)?;
-        let found = meta.get(KEY_SCHEMA)?.map(|v| v.value());
-        match found {
-            Some(v) if v > SCHEMA_VERSION => {
-                return Err(StoreError::SchemaTooNew {
-                    found: v,
-                    supported: SCHEMA_VERSION,
-                });
-            }
-            Some(v) if v == SCHEMA_VERSION => {}
-            Some(_) | None => {
-                meta.insert(KEY_SCHEMA, SCHEMA_VERSION)?;
-            }
+        if meta.get(KEY_SCHEMA)?.is_none() && txn.open_table(EVENTS)?.is_empty()? {
+            meta.insert(KEY_SCHEMA, SCHEMA_VERSION)?;
         }
         txn.open_table(EVENTS)?;
         txn.open_table(BODIES)?;
@@ -73,10 +72,57 @@ pub fn init(db: &Database) -> Result<u64, StoreError> {
         txn.open_table(BY_EVENT)?;
         txn.open_table(PENDING)?;
         txn.open_table(INFLIGHT)?;
+        txn.open_table(PAUSED)?;
         log_head(&txn.open_table(LOG)?)?
     };
     txn.commit()?;
     Ok(head)
+}
+
+/// Refuses a file written by a newer hooklens.
+pub fn check_version(db: &impl ReadableDatabase) -> Result<(), StoreError> {
+    let txn = db.begin_read()?;
+    let found = match txn.open_table(META) {
+        Ok(meta) => meta.get(KEY_SCHEMA)?.map(|v| v.value()),
+        Err(redb::TableError::TableDoesNotExist(_)) => None,
+        Err(other) => return Err(other.into()),
+    };
+    match found {
+        Some(found) if found > SCHEMA_VERSION => Err(StoreError::SchemaTooNew {
+            found,
+            supported: SCHEMA_VERSION,
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// Whether the file has every table this version reads.
+pub fn complete(db: &impl ReadableDatabase) -> Result<bool, StoreError> {
+    let txn = db.begin_read()?;
+    let names: Vec<String> = txn.list_tables()?.map(|t| t.name().to_owned()).collect();
+    let has = |name: &str| names.iter().any(|n| n == name);
+    Ok(has(META.name())
+        && has(EVENTS.name())
+        && has(BODIES.name())
+        && has(LOG.name())
+        && has(DEDUPE.name())
+        && has(DEDUPE_OF.name())
+        && has(DELIVERIES.name())
+        && has(ATTEMPTS.name())
+        && has(BY_EVENT.name())
+        && has(PENDING.name())
+        && has(INFLIGHT.name())
+        && has(PAUSED.name()))
+}
+
+/// Marks the file with this schema version, in a transaction that writes this version's
+/// records; the writer does so in its first commit.
+pub fn mark_version(txn: &WriteTransaction) -> Result<(), StoreError> {
+    let mut meta = txn.open_table(META)?;
+    if meta.get(KEY_SCHEMA)?.map(|v| v.value()) != Some(SCHEMA_VERSION) {
+        meta.insert(KEY_SCHEMA, SCHEMA_VERSION)?;
+    }
+    Ok(())
 }
 
 /// The newest lifecycle record's sequence. Pruning only ever removes records older than the

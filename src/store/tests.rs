@@ -245,8 +245,7 @@ async fn a_large_body_is_kept_apart_and_pruned_with_its_event() {
     let small = writer.capture(capture("r", b"s", None)).await.unwrap().id;
     assert!(store.get_event(big).unwrap().is_none());
     assert_eq!(store.get_event(small).unwrap().unwrap().1, b"s");
-    let db = store.db().unwrap();
-    let txn = redb::ReadableDatabase::begin_read(&*db).unwrap();
+    let txn = store.begin_read().unwrap();
     let bodies = txn.open_table(tables::BODIES).unwrap();
     assert_eq!(
         redb::ReadableTableMetadata::len(&bodies).unwrap(),
@@ -327,7 +326,36 @@ async fn a_schema_2_history_reads_as_it_was_written() {
         }
         txn.commit().unwrap();
     }
+    let schema = |store: &Store| {
+        let txn = store.begin_read().unwrap();
+        let meta = txn.open_table(tables::META).unwrap();
+        meta.get(tables::KEY_SCHEMA).unwrap().unwrap().value()
+    };
+    let file = || std::fs::read(&path).unwrap();
+    let before = file();
+    {
+        // The file lacks tables of this schema: it is opened for writing (to make them), but
+        // its schema stays as it was until something is written.
+        let store = Store::open_read_only(StoreOptions::new(&path)).unwrap();
+        assert!(!store.is_read_only());
+        assert_eq!(store.list_events(None, 10).unwrap().items.len(), 1);
+        assert_eq!(schema(&store), 2);
+    }
+    {
+        let store = Store::open_read_only(StoreOptions::new(&path)).unwrap();
+        assert!(store.is_read_only(), "every table is there now");
+        assert_eq!(
+            store.get_event(old.id).unwrap().unwrap(),
+            (old.clone(), b"old".to_vec())
+        );
+        assert_eq!(schema(&store), 2, "a read never upgrades the schema");
+    }
+    assert_ne!(file(), before, "the missing tables were made");
+    let made = file();
+    drop(Store::open_read_only(StoreOptions::new(&path)).unwrap());
+    assert_eq!(file(), made, "a read-only open leaves the file as it was");
     let (store, writer) = open(&dir, 1000);
+    assert_eq!(schema(&store), 2, "opening for writes is not a write");
     assert_eq!(
         store.get_event(old.id).unwrap().unwrap(),
         (old.clone(), b"old".to_vec())
@@ -349,12 +377,10 @@ async fn a_schema_2_history_reads_as_it_was_written() {
     let first: serde_json::Value = serde_json::from_slice(&log[0].json).unwrap();
     assert_eq!(first["event_id"], old.id.to_string());
     assert_eq!(store.get_event(new.id).unwrap().unwrap().1, b"new");
-    let db = store.db().unwrap();
-    let txn = redb::ReadableDatabase::begin_read(&*db).unwrap();
-    let meta = txn.open_table(tables::META).unwrap();
     assert_eq!(
-        meta.get(tables::KEY_SCHEMA).unwrap().unwrap().value(),
-        tables::SCHEMA_VERSION
+        schema(&store),
+        tables::SCHEMA_VERSION,
+        "the first write marks the file"
     );
 }
 

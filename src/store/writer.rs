@@ -4,8 +4,8 @@
 use super::apply::{Decision, Planned, PruneCursor, Tables, Written};
 use super::{CommitMode, Store, StoreError};
 use crate::model::{
-    Attempt, DeliveryRecord, DeliveryState, EventMeta, Header, Lifecycle, SendMode, Timestamp,
-    Verification,
+    Attempt, DeliveryRecord, DeliveryState, EventMeta, Header, Lifecycle, SendMode, TargetControl,
+    Timestamp, Verification,
 };
 use bytes::Bytes;
 use redb::{Database, Durability};
@@ -94,6 +94,17 @@ enum Op {
     Replay(Box<ReplayRequest>, Reply<Vec<DeliveryRecord>>),
     Begin(Vec<Ulid>, Timestamp, Reply<Vec<DeliveryRecord>>),
     Finish(Ulid, Box<Attempt>, Decision, Reply<()>),
+    Control(Box<Control>, Reply<()>),
+}
+
+/// A control of a target by hand, recorded with its audit record.
+#[derive(Debug, Clone)]
+struct Control {
+    target: String,
+    action: TargetControl,
+    actor: String,
+    /// A probe: the end of the cool-down it cuts short.
+    cooldown_until: Option<Timestamp>,
 }
 
 impl Op {
@@ -108,7 +119,7 @@ impl Op {
         let e = || StoreError::CommitFailed(error.to_owned());
         match self {
             Op::Capture(_, r) => drop(r.send(Err(e()))),
-            Op::Log(_, r) | Op::Finish(_, _, _, r) => drop(r.send(Err(e()))),
+            Op::Log(_, r) | Op::Finish(_, _, _, r) | Op::Control(_, r) => drop(r.send(Err(e()))),
             Op::Replay(_, r) | Op::Begin(_, _, r) => drop(r.send(Err(e()))),
         }
     }
@@ -163,6 +174,25 @@ impl Writer {
         started: Timestamp,
     ) -> Result<Vec<DeliveryRecord>, StoreError> {
         self.call(|r| Op::Begin(ids, started, r)).await
+    }
+
+    /// Records a control of `target` by `actor` (`cli`, `api`, `interface`) as an audit record;
+    /// a pause is kept (and a resume clears it) so it survives a restart. A probe that cuts a
+    /// cool-down short (`cooldown_until`) makes the deliveries waiting for its end due now.
+    pub async fn control(
+        &self,
+        target: &str,
+        action: TargetControl,
+        actor: &str,
+        cooldown_until: Option<Timestamp>,
+    ) -> Result<(), StoreError> {
+        let control = Control {
+            target: target.to_owned(),
+            action,
+            actor: actor.to_owned(),
+            cooldown_until,
+        };
+        self.call(|r| Op::Control(Box::new(control), r)).await
     }
 
     /// Records an attempt and what follows (success, failure, death or the next try).
@@ -240,6 +270,8 @@ struct WriterLoop {
     ids: ulid::Generator,
     last_id: Ulid,
     prune: PruneCursor,
+    /// The file is marked with this schema version (done by the first commit).
+    marked: bool,
 }
 
 impl WriterLoop {
@@ -249,6 +281,7 @@ impl WriterLoop {
             ids: ulid::Generator::new(),
             last_id,
             prune: PruneCursor::default(),
+            marked: false,
         }
     }
 
@@ -271,7 +304,7 @@ impl WriterLoop {
 
     fn commit(&mut self, batch: &mut Vec<Op>) {
         let last_id = self.last_id;
-        let result = self.store.db().and_then(|db| self.write(&db, batch));
+        let result = self.store.clone().with_writable(|db| self.write(db, batch));
         match result {
             Ok((done, written)) => {
                 if written.damaged > 0 {
@@ -290,7 +323,9 @@ impl WriterLoop {
                 for (op, done) in batch.drain(..).zip(done) {
                     match (op, done) {
                         (Op::Capture(_, r), Done::Captured(c)) => drop(r.send(Ok(*c))),
-                        (Op::Log(_, r) | Op::Finish(_, _, _, r), _) => drop(r.send(Ok(()))),
+                        (Op::Log(_, r) | Op::Finish(_, _, _, r) | Op::Control(_, r), _) => {
+                            drop(r.send(Ok(())))
+                        }
                         (Op::Replay(_, r) | Op::Begin(_, _, r), Done::Deliveries(d)) => {
                             drop(r.send(Ok(d)))
                         }
@@ -346,6 +381,9 @@ impl WriterLoop {
         let mut txn = db.begin_write()?;
         txn.set_durability(Durability::Immediate)?;
         txn.set_two_phase_commit(self.store.options().commit_mode == CommitMode::TwoPhase);
+        if !self.marked {
+            super::tables::mark_version(&txn)?;
+        }
         let mut done = Vec::with_capacity(batch.len());
         // Moved only by a transaction that commits.
         let mut prune = self.prune;
@@ -358,6 +396,7 @@ impl WriterLoop {
         };
         txn.commit()?;
         self.prune = prune;
+        self.marked = true;
         Ok((done, written))
     }
 
@@ -412,6 +451,26 @@ impl WriterLoop {
             }
             Op::Finish(id, attempt, decision, _) => {
                 t.finish_attempt(*id, attempt, *decision, now)?;
+                Done::Unit
+            }
+            Op::Control(control, _) => {
+                match control.action {
+                    TargetControl::Pause => t.set_paused(&control.target, Some(now))?,
+                    TargetControl::Resume => t.set_paused(&control.target, None)?,
+                    TargetControl::Probe => {
+                        if let Some(until) = control.cooldown_until {
+                            t.expedite(&control.target, until, now)?;
+                        }
+                    }
+                }
+                t.log(&Lifecycle::Audit {
+                    at: now,
+                    actor: control.actor.clone(),
+                    action: control.action.as_str().into(),
+                    event_id: None,
+                    delivery_id: None,
+                    target: Some(control.target.clone()),
+                })?;
                 Done::Unit
             }
         })

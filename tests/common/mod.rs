@@ -2,6 +2,7 @@
 //! `127.0.0.1:0`, and a real HTTP client.
 #![allow(dead_code)]
 
+pub mod binary;
 pub mod consumer;
 
 use hooklens::app::{Instance, ListenOptions};
