@@ -351,8 +351,10 @@ impl<'t> Tables<'t> {
             let due = record.next_attempt_at.map_or(0, due_ms);
             self.pending.remove((record.target.as_str(), due, id.0))?;
         }
-        self.attempts
-            .insert((id.0, attempt.n), serde_json::to_vec(attempt)?.as_slice())?;
+        self.attempts.insert(
+            (id.0, attempt.n),
+            record::encode_attempt(attempt)?.as_slice(),
+        )?;
         record.attempt_count = record.attempt_count.max(attempt.n);
         let (state, next) = match decision {
             Decision::Succeeded => (DeliveryState::Succeeded, None),

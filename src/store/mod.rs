@@ -324,3 +324,5 @@ impl Store {
 mod tests;
 #[cfg(test)]
 mod tests_bounded;
+#[cfg(test)]
+mod tests_format;

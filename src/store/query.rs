@@ -280,7 +280,7 @@ pub(super) fn read_attempts(
     let mut out = Vec::with_capacity(record.attempt_count as usize);
     for entry in attempts.range((record.id.0, 0)..=(record.id.0, u32::MAX))? {
         let (_, value) = entry?;
-        out.push(serde_json::from_slice(value.value())?);
+        out.push(record::decode_attempt(value.value())?);
     }
     Ok(out)
 }
