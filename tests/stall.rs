@@ -417,3 +417,48 @@ async fn restart_required_compares_an_edit_with_what_runs_not_with_the_last_edit
     assert_eq!(second["restart_required"], serde_json::json!([]));
     h.stop().await;
 }
+
+/// A stop cuts off an attempt that is still waiting for its consumer, instead of leaving it
+/// detached with the history's writer: the writer stops, and the next start recovers the
+/// delivery as `interrupted`.
+#[tokio::test]
+async fn a_stop_leaves_no_attempt_behind_and_the_next_start_recovers_it() {
+    let consumer = Consumer::start(vec![Reply::status(200).delay(Duration::from_secs(120))]).await;
+    // The attempt outlasts the stop's grace (5 s).
+    let config = relay_config(&consumer.url("/in"), "ack", "")
+        .replace("timeout_ms = 2000", "timeout_ms = 60000");
+    let h = Harness::start(&config).await;
+    let (status, answer) = h.post("/hooks", "{}").await;
+    assert_eq!(status, 200);
+    let id = answer["event_id"].as_str().unwrap().to_owned();
+    consumer.wait_for(1, Duration::from_secs(10)).await;
+    let store = h.instance.store().clone();
+    let opts = {
+        let mut o = common::options(h.dir.path());
+        o.config_path = Some(h.config_path());
+        o
+    };
+    let Harness { instance, dir, .. } = h;
+    instance.shutdown().await;
+    tokio::time::timeout(Duration::from_millis(500), store.writer_stopped())
+        .await
+        .expect("the writer stopped with the instance: no attempt task still holds it");
+    drop(store);
+    let h = Harness::start_with(dir, opts).await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let e = h.event(&id).await;
+        let errors: Vec<_> = e.deliveries[0]
+            .attempts
+            .iter()
+            .map(|a| a.error.clone())
+            .collect();
+        if !errors.is_empty() {
+            assert_eq!(errors[0].as_deref(), Some("interrupted"), "{e:?}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "not recovered: {e:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    h.stop().await;
+}

@@ -34,7 +34,7 @@ pub async fn deliver_here(
     let mut gates: HashMap<String, Arc<Semaphore>> = HashMap::new();
     let mut tasks = tokio::task::JoinSet::new();
     for &id in ids {
-        let Some(record) = store.delivery(id)? else {
+        let Some(record) = store.read(move |s| s.delivery(id)).await? else {
             continue;
         };
         let Some(target) = request::settings(&live.config, &record.target) else {
@@ -62,7 +62,7 @@ pub async fn deliver_here(
     // Every task returns by the deadline (plus a commit), so none is cut off while recording.
     while tasks.join_next().await.is_some() {}
     for &id in ids {
-        if let Some(record) = store.delivery(id)?
+        if let Some(record) = store.read(move |s| s.delivery(id)).await?
             && record.state.is_pending()
         {
             let attempt = abandoned(record.attempt_count + 1);
@@ -81,13 +81,14 @@ async fn attempts(
     id: Ulid,
     mut until: Until,
 ) -> Result<(), StoreError> {
-    let Some(first) = store.delivery(id)? else {
+    let Some(first) = store.read(move |s| s.delivery(id)).await? else {
         return Ok(());
     };
     let Some(target) = request::settings(&live.config, &first.target) else {
         return Ok(());
     };
-    let Some((meta, body)) = store.get_event(first.event_id)? else {
+    let event = first.event_id;
+    let Some((meta, body)) = store.read(move |s| s.get_event(event)).await? else {
         return Ok(());
     };
     let body = Bytes::from(body);

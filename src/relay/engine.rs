@@ -438,6 +438,34 @@ pub(super) struct Task {
     pub clients: Clients,
     pub done: mpsc::Sender<Intent>,
     pub slots: Slots,
+    /// The engine and every attempt task: stopped and waited for by the relay's shutdown.
+    pub attempts: Tracked,
+}
+
+/// Tasks a stop cuts off and waits for, so none is left detached.
+#[derive(Clone, Default)]
+pub(super) struct Tracked {
+    tracker: tokio_util::task::TaskTracker,
+    cancel: tokio_util::sync::CancellationToken,
+}
+
+impl Tracked {
+    pub fn spawn(&self, work: impl std::future::Future<Output = ()> + Send + 'static) {
+        let cancel = self.cancel.clone();
+        self.tracker.spawn(async move {
+            tokio::select! {
+                _ = cancel.cancelled() => {}
+                _ = work => {}
+            }
+        });
+    }
+
+    /// Cuts off every task and returns once all have ended.
+    pub async fn stop(&self) {
+        self.tracker.close();
+        self.cancel.cancel();
+        self.tracker.wait().await;
+    }
 }
 
 impl Task {
@@ -453,7 +481,9 @@ impl Task {
     ) {
         self.slots.started();
         let running = self.slots.run(record.id);
-        tokio::spawn(deliver(self.clone(), record, target, claim, event, running));
+        let task = self.clone();
+        self.attempts
+            .spawn(deliver(task, record, target, claim, event, running));
     }
 }
 

@@ -53,8 +53,9 @@ impl Relay {
             clients: attempt::Clients::new()?,
             done: tx.clone(),
             slots: slots::Slots::default(),
+            attempts: Default::default(),
         };
-        tokio::spawn(Engine::new(task.clone(), rx).run());
+        task.attempts.spawn(Engine::new(task.clone(), rx).run());
         Ok(Relay { intents: tx, task })
     }
 
@@ -121,6 +122,9 @@ impl Relay {
         if self.intents.send(Intent::Stop(reply)).await.is_ok() {
             let _ = tokio::time::timeout(grace, done).await;
         }
+        // What still runs is cut off (its delivery stays in flight on disk, `interrupted` at
+        // the next start) and waited for, so nothing outlives the relay holding the writer.
+        self.task.attempts.stop().await;
     }
 
     /// Looks for deliveries in flight on disk whose attempt is not running, as the engine does
