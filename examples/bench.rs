@@ -4,6 +4,7 @@
 //! ```sh
 //! cargo run --release --example bench                  # 3 rounds of 3 s per case, 64 connections
 //! cargo run --release --example bench -- --smoke       # a second-long run that only shows it works
+//! cargo run --release --example bench -- --against OLD/target/release/hooklens   # this build vs another
 //! ```
 //!
 //! What it starts: the `hooklens` binary of the same profile (`target/release/hooklens`, built
@@ -70,6 +71,10 @@ struct Args {
     /// One tiny round (0.5 s per case, 8 connections): shows the harness works, measures nothing.
     #[arg(long)]
     smoke: bool,
+    /// Another hooklens binary (an earlier commit's build): its capture cases run interleaved
+    /// with this build's, and the tables add this build / that one.
+    #[arg(long, value_name = "BIN")]
+    against: Option<PathBuf>,
     /// Internal: be the ceiling server.
     #[arg(long, hide = true)]
     serve_ceiling: bool,
@@ -131,7 +136,8 @@ fn main() -> ExitCode {
             }
         };
     }
-    match Settings::from_args(&args).and_then(run) {
+    let against = args.against.clone();
+    match Settings::from_args(&args).and_then(|s| run(s, against)) {
         Ok(failures) if failures.is_empty() => ExitCode::SUCCESS,
         Ok(failures) => {
             eprintln!();
@@ -148,16 +154,27 @@ fn main() -> ExitCode {
 }
 
 /// Runs every round and prints the tables; returns what failed to run.
-fn run(settings: Settings) -> anyhow::Result<Vec<String>> {
+fn run(settings: Settings, against: Option<PathBuf>) -> anyhow::Result<Vec<String>> {
     let bin = hooklens_binary()?;
+    if let Some(other) = &against {
+        anyhow::ensure!(
+            other.is_file(),
+            "--against {}: no such binary",
+            other.display()
+        );
+    }
     let scratch = scratch_dir()?;
     let started = Instant::now();
     let mut bench = Bench::new(settings, bin, scratch)?;
+    bench.against = against;
     bench.print_header();
     bench.measure_fsync()?;
     for round in 1..=bench.settings.rounds {
-        for case in Case::ALL {
+        for case in Case::ALL.map(|c| c.in_round(round)) {
             if case.needs_relay() && bench.results.relay_built == Some(false) {
+                continue;
+            }
+            if case.is_against() && bench.against.is_none() {
                 continue;
             }
             bench.run_case(round, case);
@@ -173,6 +190,8 @@ fn run(settings: Settings) -> anyhow::Result<Vec<String>> {
 struct Bench {
     settings: Settings,
     bin: PathBuf,
+    /// `--against`: the other build compared with this one.
+    against: Option<PathBuf>,
     /// Data directories live here, on the disk the project is on: `/tmp` may be a tmpfs, where an
     /// fsync costs nothing and durable capture would look faster than it is.
     scratch: tempfile::TempDir,
@@ -190,6 +209,7 @@ impl Bench {
         Ok(Bench {
             settings,
             bin,
+            against: None,
             scratch,
             runtime: generator_runtime()?,
             ceiling: Some(Baseline::ceiling()?),
@@ -261,6 +281,15 @@ impl Bench {
             Case::FloorOne => self.floor(1).map(Some),
             Case::Capture => self.capture(procs::Options::default(), many).map(Some),
             Case::CaptureOne => self.capture(procs::Options::default(), 1).map(Some),
+            Case::Against | Case::AgainstOne => {
+                let other = self.against.as_deref().context("no --against binary")?;
+                let connections = if case == Case::Against { many } else { 1 };
+                let hooklens = Hooklens::start(other, self.scratch.path(), &Default::default())?;
+                let outcome = self.load(hooklens.receiver, PATH, connections, Body::Numbered)?;
+                let rss = hooklens.peak_rss_bytes();
+                hooklens.stop()?;
+                Ok(Some(sample(connections, &outcome, rss)))
+            }
             Case::Signed => self.signed().map(Some),
             Case::Relay => self.relay(consumer),
             Case::DeadTarget => {

@@ -210,7 +210,9 @@ impl Instance {
             reload.abort();
         }
         self.receiver.shutdown().await;
-        self.relay.shutdown(Duration::from_secs(5)).await;
+        if !self.relay.shutdown(Duration::from_secs(5)).await {
+            tracing::warn!("stopped with attempts under way; they are retried at the next start");
+        }
         self.api.shutdown().await;
         self.data.remove_instance();
         // The writer thread ends once the last handle is gone and what was sent is committed.

@@ -462,3 +462,29 @@ async fn a_stop_leaves_no_attempt_behind_and_the_next_start_recovers_it() {
     }
     h.stop().await;
 }
+
+/// Under a burst every attempt reports to the engine; it must keep up with them (not look at the
+/// outbox after each one), or a stop waits behind thousands of reports and runs out of grace.
+#[tokio::test]
+async fn after_a_burst_the_relay_stops_with_every_attempt_recorded() {
+    let consumer = Consumer::start(vec![]).await;
+    let config = relay_config(&consumer.url("/in"), "ack", "")
+        .replace("timeout_ms = 2000", "timeout_ms = 2000\nconcurrency = 64");
+    let h = std::sync::Arc::new(Harness::start(&config).await);
+    let mut senders = tokio::task::JoinSet::new();
+    for _ in 0..64 {
+        let h = h.clone();
+        senders.spawn(async move {
+            for _ in 0..60 {
+                assert_eq!(h.post("/hooks", "{}").await.0, 200);
+            }
+        });
+    }
+    while let Some(done) = senders.join_next().await {
+        done.unwrap();
+    }
+    assert!(
+        h.instance.relay().shutdown(Duration::from_secs(1)).await,
+        "the relay ran out of grace with attempts unrecorded"
+    );
+}

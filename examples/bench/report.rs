@@ -9,8 +9,11 @@ pub enum Case {
     Ceiling,
     Floor,
     Capture,
+    /// `--against`: the other build's capture, right after this one's.
+    Against,
     FloorOne,
     CaptureOne,
+    AgainstOne,
     Signed,
     Relay,
     DeadTarget,
@@ -19,12 +22,14 @@ pub enum Case {
 }
 
 impl Case {
-    pub const ALL: [Case; 10] = [
+    pub const ALL: [Case; 12] = [
         Case::Ceiling,
         Case::Floor,
         Case::Capture,
+        Case::Against,
         Case::FloorOne,
         Case::CaptureOne,
+        Case::AgainstOne,
         Case::Signed,
         Case::Relay,
         Case::DeadTarget,
@@ -38,12 +43,31 @@ impl Case {
             Case::Floor | Case::FloorOne => "floor: axum + redb group commit",
             Case::Capture => "capture (durable, unsigned)",
             Case::CaptureOne => "capture",
+            Case::Against | Case::AgainstOne => "capture by the --against build",
             Case::Signed => "capture, github signature verified",
             Case::Relay => "capture + relay to local consumer",
             Case::DeadTarget => "capture + relay to a dead target",
             Case::ThroughOne => "via hooklens to consumer (arrival)",
             Case::DirectOne => "direct to consumer (arrival)",
         }
+    }
+
+    /// The case run at this one's place in `round`: the two builds swap places every other
+    /// round (A B, B A, ...), so neither always runs on the disk the other just filled.
+    pub fn in_round(self, round: usize) -> Case {
+        let swapped = round % 2 == 0;
+        match self {
+            Case::Capture if swapped => Case::Against,
+            Case::Against if swapped => Case::Capture,
+            Case::CaptureOne if swapped => Case::AgainstOne,
+            Case::AgainstOne if swapped => Case::CaptureOne,
+            other => other,
+        }
+    }
+
+    /// Cases run only with `--against`.
+    pub fn is_against(self) -> bool {
+        matches!(self, Case::Against | Case::AgainstOne)
     }
 
     /// Cases that need the relay: "not built" when nothing reaches the consumer.
@@ -138,6 +162,7 @@ impl Results {
     pub fn peak_rss(&self) -> Option<u64> {
         Case::ALL
             .iter()
+            .filter(|c| !c.is_against())
             .filter_map(|&c| self.summary(c)?.rss_bytes)
             .max()
     }
@@ -156,6 +181,9 @@ impl Results {
             "case (median of rounds)", "conns", "req/s", "p50 ms", "p99 ms", "RSS MB", "errors"
         );
         for case in Case::ALL {
+            if case.is_against() && self.summary(case).is_none() {
+                continue;
+            }
             let summary = self.summary(case);
             let Some(s) = summary.filter(|_| !(case.needs_relay() && self.relay_missing())) else {
                 let why = if case.needs_relay() {
@@ -265,6 +293,21 @@ impl Results {
             latency(Case::FloorOne),
             latency(Case::CaptureOne)
         );
+        if self.summary(Case::Against).is_some() {
+            println!();
+            println!("against the --against build (interleaved, same cases):");
+            println!(
+                "  capture, req/s: this / that   {:>20}",
+                ratio(rps(Case::Capture), rps(Case::Against))
+            );
+            let p50 = |c: Case| self.summary(c).map(|s| s.p50_ms);
+            println!(
+                "  1 connection p50: that / this {:>20}   this {}   that {}",
+                ratio(p50(Case::AgainstOne), p50(Case::CaptureOne)),
+                latency(Case::CaptureOne),
+                latency(Case::AgainstOne)
+            );
+        }
     }
 
     fn targets(&self) -> Vec<Target> {

@@ -24,6 +24,8 @@ const STORE_RETRY: Duration = Duration::from_millis(500);
 /// task lost to a panic, a capture whose hand-off never came). One seen twice in a row, a sweep
 /// apart, is recovered like an attempt cut off by a crash.
 const SWEEP_EVERY: Duration = Duration::from_secs(10);
+/// Messages handled in a row before the engine looks at the outbox again.
+const MAX_INTENTS: usize = 4096;
 
 /// What other parts ask of the engine.
 pub(super) enum Intent {
@@ -114,8 +116,11 @@ impl Engine {
             tokio::select! {
                 changed = outbox.changed() => if changed.is_err() { break },
                 intent = self.intents.recv() => match intent {
-                    Some(Intent::Stop(reply)) => return self.drain(reply).await,
-                    Some(intent) => self.handle(intent).await,
+                    Some(intent) => {
+                        if let Some(stop) = self.handle_waiting(intent).await {
+                            return self.drain(stop).await;
+                        }
+                    }
                     None => break,
                 },
                 // A closed configuration channel stays as it last was: stop listening to it
@@ -125,6 +130,25 @@ impl Engine {
                 _ = sleep => {}
             }
         }
+    }
+
+    /// Handles `first` and whatever else is waiting (up to [`MAX_INTENTS`]) before the next
+    /// pass over the outbox: under load every attempt sends its result here, and a pass per
+    /// message would let them pile up. Returns a stop request, handled last.
+    async fn handle_waiting(&mut self, first: Intent) -> Option<oneshot::Sender<()>> {
+        let mut next = Some(first);
+        let mut handled = 0;
+        while let Some(intent) = next.take() {
+            match intent {
+                Intent::Stop(reply) => return Some(reply),
+                intent => self.handle(intent).await,
+            }
+            handled += 1;
+            if handled < MAX_INTENTS {
+                next = self.intents.try_recv().ok();
+            }
+        }
+        None
     }
 
     /// Waits for the attempts under way (each records its result), then answers.
@@ -394,8 +418,8 @@ impl Engine {
 
     /// Records an attempt's result; returns until when the target's circuit is open after it.
     async fn observe(&mut self, o: Observation) -> Option<i64> {
-        let circuit = request::settings(&self.task.live.borrow().config, &o.target)
-            .map(|t| t.circuit)
+        let circuit = (self.task.live.borrow().config.target(&o.target))
+            .map(|t| t.circuit.clone())
             .unwrap_or_default();
         let state = self.targets.entry(o.target.clone()).or_default();
         let now = now();

@@ -117,14 +117,16 @@ impl Relay {
 
     /// Starts no new attempt and waits (at most `grace`) for those under way to be recorded;
     /// any still running after that is recorded as `interrupted` at the next start.
-    pub async fn shutdown(&self, grace: std::time::Duration) {
+    /// Returns whether every attempt under way was recorded within `grace`.
+    pub async fn shutdown(&self, grace: std::time::Duration) -> bool {
         let (reply, done) = oneshot::channel();
-        if self.intents.send(Intent::Stop(reply)).await.is_ok() {
-            let _ = tokio::time::timeout(grace, done).await;
-        }
+        let asked =
+            async { self.intents.send(Intent::Stop(reply)).await.is_ok() && done.await.is_ok() };
+        let drained = tokio::time::timeout(grace, asked).await.unwrap_or(false);
         // What still runs is cut off (its delivery stays in flight on disk, `interrupted` at
         // the next start) and waited for, so nothing outlives the relay holding the writer.
         self.task.attempts.stop().await;
+        drained
     }
 
     /// Looks for deliveries in flight on disk whose attempt is not running, as the engine does
