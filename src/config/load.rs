@@ -112,18 +112,16 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
 pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
     let config: Config = toml::from_str(text).map_err(|e| {
         let at = e.span().map(|s| position(text, s.start));
-        let key = e
-            .span()
-            .and_then(|s| key_at(text, s.start))
-            .map(|k| k.to_string());
+        let key = e.span().and_then(|s| key_at(text, s.start));
+        // `message()` rather than `Display`: the latter quotes the source line, which may hold
+        // a secret.
+        let message = parse_message(key.as_ref(), e.message().trim_end());
         ConfigError::Parse {
             path: path.to_owned(),
             line: at.map(|(l, _)| l),
             column: at.map(|(_, c)| c),
-            key,
-            // `message()` rather than `Display`: the latter quotes the source line, which may
-            // hold a secret.
-            message: e.message().trim_end().to_owned(),
+            key: key.map(|k| k.to_string()),
+            message,
         }
     })?;
     config.check().map_err(|problem| {
@@ -131,6 +129,47 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
         problem.into_error(Some(path.to_owned()), line)
     })?;
     Ok(config)
+}
+
+/// The parser's message, made safe to show: serde quotes the value it refused (`invalid type:
+/// string "whsec_...", expected a sequence`), which at a `secret`/`secrets` key is the secret
+/// itself. There the parser's message gives way to the expected type; where the
+/// key is not known, every quoted value is left out.
+fn parse_message(key: Option<&KeyPath>, message: &str) -> String {
+    let Some(key) = key else {
+        return without_quoted(message);
+    };
+    let last_key = key.0.iter().rev().find_map(|seg| match seg {
+        Seg::Key(name) => Some(name.as_str()),
+        Seg::Index(_) => None,
+    });
+    let in_list = matches!(key.0.last(), Some(Seg::Index(_)));
+    // Messages that carry no value: a misspelt key, and secret.rs's own.
+    if message.starts_with("unknown field") || message.starts_with("a secret must") {
+        return message.to_owned();
+    }
+    match last_key {
+        Some("secrets") if !in_list => {
+            "expected an array of secrets: strings, or tables { label, secret, expires }".into()
+        }
+        Some("secrets") => "expected a secret: a string, or a table { label, secret, expires }".into(),
+        Some("secret") => "expected a string".into(),
+        _ => message.to_owned(),
+    }
+}
+
+/// `message` without its double-quoted parts.
+fn without_quoted(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut quoted = false;
+    for c in message.chars() {
+        match c {
+            '"' => quoted = !quoted,
+            c if !quoted => out.push(c),
+            _ => {}
+        }
+    }
+    out.replace("  ", " ").replace(" ,", ",")
 }
 
 /// 1-based line and column (in characters) of byte offset `at`.
@@ -220,6 +259,28 @@ mod tests {
 
     fn parse_err(text: &str) -> ConfigError {
         parse(text, Path::new("hooklens.toml")).unwrap_err()
+    }
+
+    /// Every way of giving a secret the wrong type: the error names the key and what was
+    /// expected, never the value.
+    #[test]
+    fn a_secret_of_the_wrong_type_is_never_quoted() {
+        let cases = [
+            ("[[routes]]\nname = \"s\"\npath = \"/s\"\n[routes.verify]\nscheme = \"stripe\"\n\
+              secrets = \"whsec_TOPSECRET\"\n", "routes[0].verify.secrets", "expected an array"),
+            ("[[routes]]\nname = \"s\"\npath = \"/s\"\n[routes.verify]\nscheme = \"stripe\"\n\
+              secrets = [{ label = \"a\", secret = [\"TOPSECRET\"] }]\n",
+             "routes[0].verify.secrets[0].secret", "must be a string"),
+            ("[[targets]]\nname = \"t\"\nurl = \"http://x/\"\n[targets.sign]\nscheme = \"zentra\"\n\
+              secrets = { TOPSECRET = 1 }\n", "targets[0].sign.secrets", "expected an array"),
+            ("[[targets]]\nname = \"t\"\nurl = \"http://x/\"\n[targets.sign]\nscheme = \"zentra\"\n\
+              secrets = [[\"TOPSECRET\"]]\n", "targets[0].sign.secrets[0]", "a string or a table"),
+        ];
+        for (text, key, expected) in cases {
+            let shown = parse_err(text).to_string();
+            assert!(!shown.contains("TOPSECRET"), "{shown}");
+            assert!(shown.contains(key) && shown.contains(expected), "{shown}");
+        }
     }
 
     #[test]
