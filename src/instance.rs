@@ -52,9 +52,15 @@ impl DataDir {
         self.path.join(HISTORY_FILE)
     }
 
+    /// Makes the directory (mode 0700: it holds other people's requests), or tightens an
+    /// existing one that others may read, with a notice.
+    pub fn prepare(&self) -> io::Result<()> {
+        private_dir(&self.path)
+    }
+
     /// The control API token, made (mode 0600) on first use.
     pub fn token(&self) -> io::Result<String> {
-        fs::create_dir_all(&self.path)?;
+        self.prepare()?;
         let file = self.path.join(TOKEN_FILE);
         match fs::read_to_string(&file) {
             Ok(token) if !token.trim().is_empty() => return Ok(token.trim().to_owned()),
@@ -80,7 +86,7 @@ impl DataDir {
         let json = serde_json::to_vec(info).map_err(io::Error::other)?;
         // Write then rename, so a reader never sees half a file.
         let tmp = self.path.join(".instance.json.tmp");
-        fs::write(&tmp, json)?;
+        write_private(&tmp, &json)?;
         fs::rename(tmp, self.path.join(INSTANCE_FILE))
     }
 
@@ -92,6 +98,39 @@ impl DataDir {
     pub fn remove_instance(&self) {
         let _ = fs::remove_file(self.path.join(INSTANCE_FILE));
     }
+}
+
+/// Makes `dir` (and its parents) with mode 0700, or tightens it to 0700 when others may read it.
+pub fn private_dir(dir: &Path) -> io::Result<()> {
+    let mut builder = fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(dir)?;
+    tighten(dir, 0o700)
+}
+
+/// Takes away what group and others may do with `path`, with a notice when there was any.
+#[cfg(unix)]
+pub fn tighten(path: &Path, mode: u32) -> io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let was = fs::metadata(path)?.permissions().mode() & 0o777;
+    if was & 0o077 != 0 {
+        fs::set_permissions(path, fs::Permissions::from_mode(mode))?;
+        tracing::warn!(
+            path = %path.display(),
+            "tightened permissions from {was:o} to {mode:o}: it holds captured requests"
+        );
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+pub fn tighten(_path: &Path, _mode: u32) -> io::Result<()> {
+    Ok(())
 }
 
 fn write_private(file: &Path, contents: &[u8]) -> io::Result<()> {

@@ -70,6 +70,10 @@ impl Source {
         if access == Access::Read && !path.exists() {
             return Ok(Source::File(None));
         }
+        if access == Access::Write {
+            data.prepare()
+                .with_context(|| format!("cannot make {}", data.path().display()))?;
+        }
         let options = StoreOptions::new(&path);
         let history = match access {
             Access::Read => Store::open_read_only(options).map(|store| History {

@@ -152,7 +152,9 @@ fn parse_message(key: Option<&KeyPath>, message: &str) -> String {
         Some("secrets") if !in_list => {
             "expected an array of secrets: strings, or tables { label, secret, expires }".into()
         }
-        Some("secrets") => "expected a secret: a string, or a table { label, secret, expires }".into(),
+        Some("secrets") => {
+            "expected a secret: a string, or a table { label, secret, expires }".into()
+        }
         Some("secret") => "expected a string".into(),
         _ => message.to_owned(),
     }
@@ -266,15 +268,30 @@ mod tests {
     #[test]
     fn a_secret_of_the_wrong_type_is_never_quoted() {
         let cases = [
-            ("[[routes]]\nname = \"s\"\npath = \"/s\"\n[routes.verify]\nscheme = \"stripe\"\n\
-              secrets = \"whsec_TOPSECRET\"\n", "routes[0].verify.secrets", "expected an array"),
-            ("[[routes]]\nname = \"s\"\npath = \"/s\"\n[routes.verify]\nscheme = \"stripe\"\n\
+            (
+                "[[routes]]\nname = \"s\"\npath = \"/s\"\n[routes.verify]\nscheme = \"stripe\"\n\
+              secrets = \"whsec_TOPSECRET\"\n",
+                "routes[0].verify.secrets",
+                "expected an array",
+            ),
+            (
+                "[[routes]]\nname = \"s\"\npath = \"/s\"\n[routes.verify]\nscheme = \"stripe\"\n\
               secrets = [{ label = \"a\", secret = [\"TOPSECRET\"] }]\n",
-             "routes[0].verify.secrets[0].secret", "must be a string"),
-            ("[[targets]]\nname = \"t\"\nurl = \"http://x/\"\n[targets.sign]\nscheme = \"zentra\"\n\
-              secrets = { TOPSECRET = 1 }\n", "targets[0].sign.secrets", "expected an array"),
-            ("[[targets]]\nname = \"t\"\nurl = \"http://x/\"\n[targets.sign]\nscheme = \"zentra\"\n\
-              secrets = [[\"TOPSECRET\"]]\n", "targets[0].sign.secrets[0]", "a string or a table"),
+                "routes[0].verify.secrets[0].secret",
+                "must be a string",
+            ),
+            (
+                "[[targets]]\nname = \"t\"\nurl = \"http://x/\"\n[targets.sign]\nscheme = \"zentra\"\n\
+              secrets = { TOPSECRET = 1 }\n",
+                "targets[0].sign.secrets",
+                "expected an array",
+            ),
+            (
+                "[[targets]]\nname = \"t\"\nurl = \"http://x/\"\n[targets.sign]\nscheme = \"zentra\"\n\
+              secrets = [[\"TOPSECRET\"]]\n",
+                "targets[0].sign.secrets[0]",
+                "a string or a table",
+            ),
         ];
         for (text, key, expected) in cases {
             let shown = parse_err(text).to_string();

@@ -58,6 +58,7 @@ impl StoreOptions {
     }
 
     fn open_database(&self) -> Result<Database, StoreError> {
+        private_file(&self.path)?;
         let mut builder = Builder::new();
         builder.set_cache_size(self.cache_mb.clamp(1, 1 << 20).saturating_mul(1024 * 1024));
         let db = match &self.disk_full {
@@ -95,6 +96,26 @@ impl StoreOptions {
         };
         tables::check_version(&db)?;
         Ok(tables::complete(&db)?.then_some(db))
+    }
+}
+
+/// Makes the history file readable by its owner only (mode 0600: it holds other people's
+/// requests, their credentials among them) before redb opens it; an existing one that others
+/// may read is tightened, with a notice.
+fn private_file(path: &std::path::Path) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            crate::instance::tighten(path, 0o600)
+        }
+        Err(e) => Err(e),
     }
 }
 
@@ -140,7 +161,7 @@ impl Store {
     /// Opens (or creates) the history and starts its writer thread.
     pub fn open(options: StoreOptions) -> Result<(Store, Writer), StoreError> {
         if let Some(dir) = options.path.parent() {
-            std::fs::create_dir_all(dir)?;
+            crate::instance::private_dir(dir)?;
         }
         let db = options.open_database()?;
         let head = tables::init(&db)?;

@@ -69,6 +69,20 @@ impl Running {
         }
     }
 
+    /// The next headless line of this type (ten seconds at most).
+    pub fn line_of(&self, kind: &str) -> String {
+        loop {
+            let line = self
+                .lines
+                .recv_timeout(Duration::from_secs(10))
+                .unwrap_or_else(|_| panic!("no {kind} line"));
+            let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+            if v["type"] == kind {
+                return line;
+            }
+        }
+    }
+
     /// POSTs to the receiver; the status and the JSON answer.
     pub fn post(&self, path: &str, body: &[u8]) -> (u16, serde_json::Value) {
         let mut stream = TcpStream::connect(&self.receiver).unwrap();
