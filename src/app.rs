@@ -3,6 +3,7 @@
 
 use crate::api::{self, ApiServer, ApiState};
 use crate::config::{self, Config, Reload};
+use crate::identity::Identity;
 use crate::ingress::{self, Receiver};
 use crate::instance::{DataDir, InstanceInfo};
 use crate::live::Live;
@@ -87,8 +88,13 @@ impl Instance {
             .await
             .with_context(|| format!("cannot listen on {api_bind} (control API)"))?;
 
-        let (live, live_rx) =
-            watch::channel(Arc::new(Live::new(config, options.config_path.clone())));
+        let identity = Identity::generate().context("cannot make an instance id")?;
+        warn_about_loops(&config, receiver_listener.local_addr()?);
+        let (live, live_rx) = watch::channel(Arc::new(Live::new(
+            config,
+            options.config_path.clone(),
+            identity.clone(),
+        )));
         let relay = Relay::start(store.clone(), writer.clone(), live_rx.clone())?;
         let receiver = ingress::serve(
             receiver_listener,
@@ -106,6 +112,7 @@ impl Instance {
         let api = api::serve(api_listener, state)?;
         data.write_instance(&InstanceInfo {
             pid: std::process::id(),
+            instance_id: identity.id().to_owned(),
             receiver: receiver.local_addr(),
             api: api.local_addr(),
         })
@@ -171,6 +178,7 @@ impl Instance {
             .with_context(|| format!("cannot watch {}", path.display()))?;
         let live = self.live.clone();
         let writer = self.writer.clone();
+        let receiver = self.receiver.local_addr();
         // What restart-only keys are compared with: the configuration this process started
         // with, not the last edit (an edit reverted needs no restart).
         let running = live.borrow().config.clone();
@@ -181,7 +189,9 @@ impl Instance {
                 let record = match reload.and_then_forwards(&forward) {
                     Ok(new) => {
                         let restart_required = config::restart_required(&running, &new);
-                        live.send_replace(Arc::new(Live::new(new, Some(path.clone()))));
+                        let identity = live.borrow().identity.clone();
+                        warn_about_loops(&new, receiver);
+                        live.send_replace(Arc::new(Live::new(new, Some(path.clone()), identity)));
                         tracing::info!(path = %shown, "configuration reloaded");
                         Lifecycle::ConfigReloaded {
                             at: now(),
@@ -238,6 +248,28 @@ impl ReloadExt for Reload {
                 Ok(config)
             }
             Reload::Rejected(error) => Err(error),
+        }
+    }
+}
+
+/// Warns about a target whose URL is this receiver: every event would come back to it (the
+/// receiver refuses the second visit, `loop_detected`).
+fn warn_about_loops(config: &Config, receiver: SocketAddr) {
+    for target in &config.targets {
+        let Ok(url) = reqwest::Url::parse(&target.url) else {
+            continue;
+        };
+        let port = url.port_or_known_default();
+        let host = url.host_str().unwrap_or_default();
+        let local = match host.trim_matches(['[', ']']).parse::<IpAddr>() {
+            Ok(ip) => ip.is_loopback() || ip.is_unspecified() || ip == receiver.ip(),
+            Err(_) => host.eq_ignore_ascii_case("localhost"),
+        };
+        if local && port == Some(receiver.port()) {
+            tracing::warn!(
+                target = %crate::text::escape(&target.name),
+                "this target is hooklens's own receiver: its deliveries would loop (they are refused with 508)"
+            );
         }
     }
 }

@@ -11,10 +11,13 @@ pub const HISTORY_FILE: &str = "hooklens.redb";
 pub const TOKEN_FILE: &str = "api-token";
 pub const INSTANCE_FILE: &str = "instance.json";
 
-/// Written while an instance runs: `{pid, receiver, api}`.
+/// Written while an instance runs: `{pid, instance_id, receiver, api}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InstanceInfo {
     pub pid: u32,
+    /// What the instance's `/healthz` answers: a command sends the API token only to the
+    /// instance that wrote this file.
+    pub instance_id: String,
     pub receiver: SocketAddr,
     pub api: SocketAddr,
 }

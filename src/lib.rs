@@ -8,6 +8,7 @@ pub mod app;
 pub mod cli;
 pub mod config;
 pub mod headless;
+pub mod identity;
 pub mod ingress;
 pub mod instance;
 pub mod live;

@@ -2,6 +2,7 @@
 //! swapped as one `Arc` on each reload so a request sees one consistent version from start to end.
 
 use crate::config::{Config, RouteMatch, SchemeName, SecretConfig, VerifyConfig};
+use crate::identity::Identity;
 use crate::model::{Header, Timestamp, Verdict, Verification};
 use crate::signature::{self, HmacParams, Scheme, Secret, SecretValue, Verifier};
 use std::path::PathBuf;
@@ -13,6 +14,8 @@ pub type LiveRx = watch::Receiver<Arc<Live>>;
 pub struct Live {
     pub config: Config,
     pub config_path: Option<PathBuf>,
+    /// This instance (kept across reloads).
+    pub identity: Identity,
     /// Route name → its verifier, for routes with `[routes.verify]`.
     verifiers: Vec<(String, Verifier)>,
 }
@@ -28,7 +31,7 @@ pub struct Inspection {
 }
 
 impl Live {
-    pub fn new(config: Config, config_path: Option<PathBuf>) -> Self {
+    pub fn new(config: Config, config_path: Option<PathBuf>, identity: Identity) -> Self {
         let verifiers = config
             .routes
             .iter()
@@ -37,6 +40,7 @@ impl Live {
         Live {
             config,
             config_path,
+            identity,
             verifiers,
         }
     }

@@ -93,3 +93,134 @@ fn a_secret_of_the_wrong_type_never_reaches_an_output() {
     let out = hooklens(dir.path(), &["events", "list"]);
     assert!(out.status.success());
 }
+
+/// A target pointed at hooklens's own receiver: the relayed copy carries this instance's `Via`
+/// and is refused (508, `loop_detected`, nothing stored), and the relay does not retry it.
+#[tokio::test]
+async fn a_relay_loop_is_refused_once_not_multiplied() {
+    let h = Harness::start("").await;
+    let own = h.url("/");
+    std::fs::write(
+        h.config_path(),
+        format!(
+            "[[routes]]\nname = \"hooks\"\npath = \"/hooks\"\ntargets = [\"self\"]\n\n\
+             [[targets]]\nname = \"self\"\nurl = \"{own}\"\n[targets.retry]\n\
+             max_attempts = 5\ninitial_ms = 10\nmax_ms = 20\n"
+        ),
+    )
+    .unwrap();
+    h.wait_for("config.reloaded").await;
+    let (status, answer) = h.post("/hooks", "{}").await;
+    assert_eq!(status, 200, "{answer}");
+    let id = answer["event_id"].as_str().unwrap().to_owned();
+    let rejected = h.wait_for("event.rejected").await;
+    assert_eq!(
+        (&rejected["status"], &rejected["reason"]),
+        (&508.into(), &"loop_detected".into())
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let e = loop {
+        let e = h.event(&id).await;
+        if !e.deliveries[0].state.is_pending() {
+            break e;
+        }
+        assert!(std::time::Instant::now() < deadline, "{e:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    let d = &e.deliveries[0];
+    assert_eq!(d.state, hooklens::model::DeliveryState::Failed, "{e:?}");
+    assert_eq!(d.attempts.len(), 1, "a loop is not retried");
+    assert_eq!(d.attempts[0].status, Some(508));
+    assert_eq!(d.attempts[0].error.as_deref(), Some("loop_detected"));
+    let (_, page) = h.api_get("/api/v1/events").await;
+    assert_eq!(
+        page["items"].as_array().unwrap().len(),
+        1,
+        "only the original is stored"
+    );
+    h.stop().await;
+}
+
+/// Records the `Authorization` header of every request it gets, and answers `/healthz` like
+/// an instance would (without the right instance id).
+async fn rogue_listener() -> (
+    std::net::SocketAddr,
+    std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+) {
+    use axum::http::HeaderMap;
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = seen.clone();
+    let app = axum::Router::new().fallback(move |headers: HeaderMap| {
+        let log = log.clone();
+        async move {
+            if let Some(v) = headers.get("authorization") {
+                log.lock()
+                    .unwrap()
+                    .push(v.to_str().unwrap_or("").to_owned());
+            }
+            axum::Json(serde_json::json!({ "status": "ok", "instance_id": "rogue",
+                "items": [], "next_cursor": null }))
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (addr, seen)
+}
+
+fn point_instance_json_at(data: &Path, api: std::net::SocketAddr, instance_id: &str) {
+    let info = serde_json::json!({ "pid": 1, "instance_id": instance_id,
+        "receiver": api.to_string(), "api": api.to_string() });
+    std::fs::write(data.join("instance.json"), info.to_string()).unwrap();
+}
+
+/// After a crash `instance.json` stays behind; whatever listens on its port must not get the
+/// token: the history is not locked (no instance runs), or `/healthz` answers another id.
+#[tokio::test]
+async fn a_stale_instance_json_hands_the_token_to_nobody() {
+    let (rogue, seen) = rogue_listener().await;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    // A real instance made the history, the token and instance.json, then died.
+    let running = Running::start(dir.path(), &[]);
+    let (status, _) = running.post("/x", b"{}");
+    assert_eq!(status, 200);
+    running.stop();
+    point_instance_json_at(&data, rogue, "rogue");
+    let d = dir.path().to_owned();
+    let out = tokio::task::spawn_blocking(move || hooklens(&d, &["events", "list", "--json"]))
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).lines().count(),
+        1,
+        "read from the file"
+    );
+
+    // An instance runs (the history is locked) but instance.json names another listener, whose
+    // /healthz answers with the wrong id.
+    let running = Running::start(dir.path(), &[]);
+    let real_id: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(data.join("instance.json")).unwrap()).unwrap();
+    assert_eq!(real_id["instance_id"].as_str().unwrap().len(), 32);
+    point_instance_json_at(&data, rogue, real_id["instance_id"].as_str().unwrap());
+    let d = dir.path().to_owned();
+    let out = tokio::task::spawn_blocking(move || hooklens(&d, &["events", "list"]))
+        .await
+        .unwrap();
+    assert!(
+        !out.status.success(),
+        "the file is in use and the listener is not the instance"
+    );
+    running.stop();
+    assert!(
+        seen.lock().unwrap().is_empty(),
+        "the token went to {:?}",
+        seen.lock().unwrap()
+    );
+}

@@ -131,8 +131,11 @@ async fn read<T: Send + 'static>(
         .map_err(ApiError::from)
 }
 
-async fn healthz() -> axum::Json<serde_json::Value> {
-    axum::Json(serde_json::json!({ "status": "ok" }))
+/// `{"status": "ok", "instance_id": "..."}`: the id in `instance.json`, which a command checks
+/// before it sends the token (whatever else listens on a stale file's port gets nothing).
+async fn healthz(State(state): State<ApiState>) -> axum::Json<serde_json::Value> {
+    let id = state.live.borrow().identity.id().to_owned();
+    axum::Json(serde_json::json!({ "status": "ok", "instance_id": id }))
 }
 
 async fn require_token(

@@ -230,7 +230,9 @@ async fn deliver_here(
     made: &[Ulid],
     wait: Duration,
 ) -> Result<(), Failure> {
-    let live = Arc::new(Live::new(config, None));
+    // This command relays too, under an identity of its own (in `Via`).
+    let identity = crate::identity::Identity::generate()?;
+    let live = Arc::new(Live::new(config, None, identity));
     let deadline = tokio::time::Instant::now() + wait;
     // Ctrl-C ends the wait early; what is unfinished is still abandoned, not left queued.
     let (stop, stopped) = tokio::sync::watch::channel(false);

@@ -46,19 +46,18 @@ impl History {
 
 impl Source {
     pub async fn open(data: &DataDir, access: Access) -> Result<Source, Failure> {
-        if let (Some(info), Some(token)) = (data.read_instance(), data.existing_token()) {
+        // An instance runs only while it holds the history's lock; and the token goes only to
+        // the one that wrote `instance.json` (after a crash, anything may listen on its port).
+        if let (Some(info), Some(token)) = (data.read_instance(), data.existing_token())
+            && in_use(&data.history())
+        {
             let client = reqwest::Client::builder()
                 .timeout(Duration::from_secs(10))
                 .connect_timeout(Duration::from_secs(1))
                 .no_proxy()
                 .build()?;
             let base = format!("http://{}", info.api);
-            let alive = client
-                .get(format!("{base}/healthz"))
-                .send()
-                .await
-                .is_ok_and(|r| r.status().is_success());
-            if alive {
+            if answers_as(&client, &base, &info.instance_id).await {
                 return Ok(Source::Api {
                     client,
                     base,
@@ -267,6 +266,29 @@ impl Source {
             Source::File(_) => Err(Failure::failed(anyhow!("no running instance"))),
         }
     }
+}
+
+/// Whether a process holds the history file (a running instance does, for its whole life).
+fn in_use(history: &std::path::Path) -> bool {
+    matches!(
+        Store::open_read_only(StoreOptions::new(history)),
+        Err(crate::store::StoreError::Locked(_))
+    )
+}
+
+/// Whether `/healthz` at `base` answers with `instance_id`: the instance that wrote
+/// `instance.json`, not another process on its old port. Nothing secret is sent to ask.
+async fn answers_as(client: &reqwest::Client, base: &str, instance_id: &str) -> bool {
+    let Ok(response) = client.get(format!("{base}/healthz")).send().await else {
+        return false;
+    };
+    if !response.status().is_success() {
+        return false;
+    }
+    let Ok(body) = response.json::<serde_json::Value>().await else {
+        return false;
+    };
+    !instance_id.is_empty() && body["instance_id"].as_str() == Some(instance_id)
 }
 
 async fn decode<T: serde::de::DeserializeOwned>(response: reqwest::Response) -> Result<T, Failure> {

@@ -16,6 +16,12 @@ pub enum IngressError {
     Busy,
     #[error("the event could not be stored")]
     NotStored,
+    /// The request's `Via` names this instance: it relayed the request here itself.
+    #[error("this request already went through this hooklens (its Via says so): a relay loop")]
+    LoopDetected {
+        /// This instance's own `Via` element, sent back so its relay does not retry.
+        via: String,
+    },
 }
 
 impl IngressError {
@@ -25,26 +31,37 @@ impl IngressError {
             IngressError::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             IngressError::BodyRead => StatusCode::BAD_REQUEST,
             IngressError::Busy | IngressError::NotStored => StatusCode::SERVICE_UNAVAILABLE,
+            IngressError::LoopDetected { .. } => StatusCode::LOOP_DETECTED,
         }
     }
 
-    fn code(&self) -> &'static str {
+    /// The machine-readable reason, as the sender sees it and `event.rejected` records it.
+    pub fn code(&self) -> &'static str {
         match self {
             IngressError::BodyTooLarge { .. } => "body_too_large",
             IngressError::BodyTimeout(_) => "body_timeout",
             IngressError::BodyRead => "bad_body",
             IngressError::Busy => "busy",
             IngressError::NotStored => "not_stored",
+            IngressError::LoopDetected { .. } => "loop_detected",
         }
     }
 
     pub fn into_response(self) -> Response<Full<Bytes>> {
         let body = serde_json::json!({ "error": self.code(), "message": self.to_string() });
         let mut response = json_response(self.status(), &body);
-        if matches!(self, IngressError::Busy | IngressError::NotStored) {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+        match &self {
+            IngressError::Busy | IngressError::NotStored => {
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+            }
+            IngressError::LoopDetected { via } => {
+                if let Ok(value) = header::HeaderValue::from_str(via) {
+                    response.headers_mut().insert(header::VIA, value);
+                }
+            }
+            _ => {}
         }
         response
     }

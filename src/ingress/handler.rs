@@ -31,6 +31,9 @@ pub(super) async fn handle(
     let live = ctx.live.borrow().clone();
     let (parts, body) = request.into_parts();
     let path = parts.uri.path().to_owned();
+    if let Some(refused) = refuse_early(&ctx, &live, &parts, &path).await {
+        return Ok(refused);
+    }
     let declared = parts
         .headers
         .get(header::CONTENT_LENGTH)
@@ -79,6 +82,41 @@ pub(super) async fn handle(
         }
     };
     Ok(response)
+}
+
+/// Requests refused on their head alone, before a byte of the body is read: a relay loop (its
+/// `Via` names this instance) gets 508, recorded as `event.rejected` (`loop_detected`), nothing
+/// stored.
+async fn refuse_early(
+    ctx: &Ctx,
+    live: &Live,
+    parts: &hyper::http::request::Parts,
+    path: &str,
+) -> Option<Response<Full<Bytes>>> {
+    let via: Vec<Header> = parts
+        .headers
+        .get_all(header::VIA)
+        .iter()
+        .map(|v| Header::new("via", v.as_bytes()))
+        .collect();
+    if !live.identity.seen_in(&via) {
+        return None;
+    }
+    let error = IngressError::LoopDetected {
+        via: live.identity.via(),
+    };
+    let route = live.config.route_for(path);
+    ctx.rejections
+        .record(
+            &ctx.writer,
+            route.name(),
+            parts.method.as_str(),
+            path,
+            error.status().as_u16(),
+            error.code().to_owned(),
+        )
+        .await;
+    Some(error.into_response())
 }
 
 /// A request whose body has been read in full, with the budget it holds.

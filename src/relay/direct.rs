@@ -107,9 +107,10 @@ async fn attempts(
         );
         let send = attempt::send(clients, out, n, limits(&target, None));
         // Cut off at the end: the delivery is in flight on disk and is abandoned by the caller.
-        let Some(sent) = until.run(send).await else {
+        let Some(mut sent) = until.run(send).await else {
             return Ok(());
         };
+        request::refuse_own_loop(live, &mut sent);
         let decision = decide(n, sent.outcome, sent.retry_after, &target.retry);
         writer.finish_attempt(id, sent.attempt, decision).await?;
         let Decision::RetryAt(at) = decision else {

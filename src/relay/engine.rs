@@ -535,8 +535,9 @@ async fn deliver(
         Ok(Some((meta, body))) => {
             let live = task.live.borrow().clone();
             let out = request::build(&live, &target, &record, &meta, body, now().unix_secs());
-            let sent = attempt::send(&task.clients, out, n, limits(&target, None)).await;
+            let mut sent = attempt::send(&task.clients, out, n, limits(&target, None)).await;
             let latency = sent.attempt.duration_ms;
+            request::refuse_own_loop(&live, &mut sent);
             (sent.attempt, sent.outcome, sent.retry_after, latency)
         }
         Ok(None) => {
@@ -600,6 +601,7 @@ pub(super) fn is_fault(outcome: Outcome) -> bool {
     match outcome {
         Outcome::Error => true,
         Outcome::Status(s) => s >= 500 || s == 408 || s == 429,
+        Outcome::Refused => false,
     }
 }
 

@@ -14,6 +14,9 @@ pub enum Outcome {
     Status(u16),
     /// No response: refused, reset, timed out, ...
     Error,
+    /// An answer that says trying again cannot help: this instance's own receiver refusing a
+    /// relay loop (508 with its own `Via`).
+    Refused,
 }
 
 /// What happens to the delivery next.
@@ -38,7 +41,7 @@ pub fn next(
         Outcome::Status(s) if (200..300).contains(&s) => return Next::Succeeded,
         Outcome::Status(408 | 429) => true,
         Outcome::Status(s) if s >= 500 => true,
-        Outcome::Status(_) => return Next::Failed,
+        Outcome::Status(_) | Outcome::Refused => return Next::Failed,
         Outcome::Error => true,
     };
     debug_assert!(retryable);

@@ -103,12 +103,25 @@ pub fn build(
             ),
         },
     };
+    let mut headers = headers;
+    // Even as received: the loop check of a receiver down the line must see this hop.
+    live.identity.add_via(&mut headers);
     Outgoing {
         method: event.method.clone(),
         url,
         headers,
         body,
         note,
+    }
+}
+
+/// An answer from this instance's own receiver refusing a loop (508 with our `Via`) is a
+/// failure to report (`loop_detected`), never one to retry: the target is this receiver.
+pub fn refuse_own_loop(live: &Live, sent: &mut super::attempt::Sent) {
+    let attempt = &mut sent.attempt;
+    if attempt.status == Some(508) && live.identity.seen_in(&attempt.response_headers) {
+        attempt.error = Some("loop_detected".into());
+        sent.outcome = super::Outcome::Refused;
     }
 }
 
