@@ -224,3 +224,34 @@ async fn a_stale_instance_json_hands_the_token_to_nobody() {
         seen.lock().unwrap()
     );
 }
+
+/// Logs on a stderr that is not a terminal (a file, a pipe, CI) carry no colour codes.
+#[test]
+fn stderr_gets_no_colour_codes_when_it_is_not_a_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    // Makes the instance warn at start (it tightens the directory).
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut child = std::process::Command::new(common::binary::BIN)
+        .arg("--data")
+        .arg(&data)
+        .args(["listen", "--headless", "--bind", "127.0.0.1:0"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut ready = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+        &mut ready,
+    )
+    .unwrap();
+    assert!(ready.contains("\"ready\""), "{ready}");
+    child.kill().unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("tightened"), "{stderr}");
+    assert!(!stderr.contains('\u{1b}'), "{stderr:?}");
+}

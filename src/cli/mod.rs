@@ -213,8 +213,11 @@ fn load_config(path: Option<PathBuf>) -> Result<crate::config::Config, Failure> 
 fn init_tracing() {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_env("HOOKLENS_LOG").unwrap_or_else(|_| EnvFilter::new("warn"));
+    // Colour only for a person: stderr a terminal, and NO_COLOR unset (no-color.org).
+    let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(colour)
         .with_writer(std::io::stderr)
         .with_target(false)
         .try_init();
