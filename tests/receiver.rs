@@ -327,3 +327,46 @@ async fn a_flood_of_413s_is_folded_into_a_few_records_that_count_it() {
     }
     h.stop().await;
 }
+
+/// HTTP/1.1 without `Host` is malformed (RFC 9112 §3.2) and CONNECT asks for a tunnel: both are
+/// refused on their head, and neither is stored; HTTP/1.0 needs no Host.
+#[tokio::test]
+async fn a_request_without_host_is_400_and_connect_is_405() {
+    let h = Harness::start("").await;
+    let wait = Duration::from_secs(5);
+    let answer = raw_exchange(
+        h.receiver(),
+        b"POST /hooks HTTP/1.1\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}",
+        wait,
+    )
+    .await;
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert!(answer.contains("missing_host"), "{answer}");
+    let answer = raw_exchange(
+        h.receiver(),
+        b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\nConnection: close\r\n\r\n",
+        wait,
+    )
+    .await;
+    assert!(answer.starts_with("HTTP/1.1 405"), "{answer}");
+    assert!(
+        answer.to_ascii_lowercase().contains("allow: get"),
+        "{answer}"
+    );
+    let answer = raw_exchange(
+        h.receiver(),
+        b"POST /old HTTP/1.0\r\nContent-Length: 2\r\n\r\n{}",
+        wait,
+    )
+    .await;
+    assert!(answer.contains(" 200 "), "{answer}");
+    let (_, page) = h.api_get("/api/v1/events").await;
+    let items = page["items"].as_array().unwrap();
+    assert_eq!(
+        items.len(),
+        1,
+        "only the HTTP/1.0 request was stored: {page}"
+    );
+    assert_eq!(items[0]["path"], "/old");
+    h.stop().await;
+}

@@ -16,6 +16,10 @@ pub enum IngressError {
     Busy,
     #[error("the event could not be stored")]
     NotStored,
+    #[error("an HTTP/1.1 request needs a Host header")]
+    MissingHost,
+    #[error("CONNECT is not served here")]
+    Connect,
     /// The request's `Via` names this instance: it relayed the request here itself.
     #[error("this request already went through this hooklens (its Via says so): a relay loop")]
     LoopDetected {
@@ -29,7 +33,8 @@ impl IngressError {
         match self {
             IngressError::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             IngressError::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
-            IngressError::BodyRead => StatusCode::BAD_REQUEST,
+            IngressError::BodyRead | IngressError::MissingHost => StatusCode::BAD_REQUEST,
+            IngressError::Connect => StatusCode::METHOD_NOT_ALLOWED,
             IngressError::Busy | IngressError::NotStored => StatusCode::SERVICE_UNAVAILABLE,
             IngressError::LoopDetected { .. } => StatusCode::LOOP_DETECTED,
         }
@@ -41,6 +46,8 @@ impl IngressError {
             IngressError::BodyTooLarge { .. } => "body_too_large",
             IngressError::BodyTimeout(_) => "body_timeout",
             IngressError::BodyRead => "bad_body",
+            IngressError::MissingHost => "missing_host",
+            IngressError::Connect => "method_not_allowed",
             IngressError::Busy => "busy",
             IngressError::NotStored => "not_stored",
             IngressError::LoopDetected { .. } => "loop_detected",
@@ -55,6 +62,14 @@ impl IngressError {
                 response
                     .headers_mut()
                     .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+            }
+            IngressError::Connect => {
+                response.headers_mut().insert(
+                    header::ALLOW,
+                    header::HeaderValue::from_static(
+                        "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS",
+                    ),
+                );
             }
             IngressError::LoopDetected { via } => {
                 if let Ok(value) = header::HeaderValue::from_str(via) {

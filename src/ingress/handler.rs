@@ -84,15 +84,23 @@ pub(super) async fn handle(
     Ok(response)
 }
 
-/// Requests refused on their head alone, before a byte of the body is read: a relay loop (its
-/// `Via` names this instance) gets 508, recorded as `event.rejected` (`loop_detected`), nothing
-/// stored.
+/// Requests refused on their head alone, before a byte of the body is read: HTTP/1.1 without
+/// `Host` (400), `CONNECT` (405), and a relay loop — its `Via` names this instance — which gets
+/// 508, recorded as `event.rejected` (`loop_detected`). None is stored.
 async fn refuse_early(
     ctx: &Ctx,
     live: &Live,
     parts: &hyper::http::request::Parts,
     path: &str,
 ) -> Option<Response<Full<Bytes>>> {
+    // RFC 9112 §3.2: a request of HTTP/1.1 without Host is malformed; CONNECT asks for a
+    // tunnel, which a webhook receiver never gives.
+    if parts.version == hyper::Version::HTTP_11 && !parts.headers.contains_key(header::HOST) {
+        return Some(IngressError::MissingHost.into_response());
+    }
+    if parts.method == hyper::Method::CONNECT {
+        return Some(IngressError::Connect.into_response());
+    }
     let via: Vec<Header> = parts
         .headers
         .get_all(header::VIA)
