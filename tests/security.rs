@@ -255,3 +255,117 @@ fn stderr_gets_no_colour_codes_when_it_is_not_a_terminal() {
     assert!(stderr.contains("tightened"), "{stderr}");
     assert!(!stderr.contains('\u{1b}'), "{stderr:?}");
 }
+
+/// A target that re-signs is another consumer: it gets fresh headers of its own scheme, never
+/// the sender's signatures, ids, timestamps or credentials. One whose signature cannot be made
+/// gets nothing: the attempt is `sign_failed`.
+#[tokio::test]
+async fn a_re_signing_target_never_receives_the_senders_credentials() {
+    use common::consumer::Consumer;
+    let resigned = Consumer::start(vec![]).await;
+    let unsignable = Consumer::start(vec![]).await;
+    let witness = Consumer::start(vec![]).await;
+    let config = format!(
+        r#"
+[[routes]]
+name = "hooks"
+path = "/hooks"
+targets = ["zentra", "expired", "witness"]
+[routes.verify]
+scheme = "header-secret"
+header = "X-Hook-Token"
+secrets = ["route-token"]
+
+[[targets]]
+name = "zentra"
+url = "{}"
+[targets.sign]
+scheme = "zentra"
+secrets = ["zentra-secret"]
+
+[[targets]]
+name = "expired"
+url = "{}"
+[targets.sign]
+scheme = "standard-webhooks"
+secrets = [{{ secret = "whsec_MDEyMzQ1Njc4OWFiY2RlZjAxMjM=", expires = "2020-01-01T00:00:00Z" }}]
+
+[[targets]]
+name = "witness"
+url = "{}"
+"#,
+        resigned.url("/in"),
+        unsignable.url("/in"),
+        witness.url("/in"),
+    );
+    let h = Harness::start(&config).await;
+    let sender = [
+        ("X-Hook-Token", "route-token"),
+        ("Authorization", "Bearer sender-credential"),
+        ("Cookie", "session=sender-cookie"),
+        ("Stripe-Signature", "t=1,v1=00"),
+        ("svix-id", "msg_stale"),
+        ("svix-timestamp", "1"),
+        ("svix-signature", "v1,AAAA"),
+        ("X-Hub-Signature-256", "sha256=00"),
+        ("X-Request-Trace", "kept"),
+    ]
+    .map(|(n, v)| (n.to_owned(), v.to_owned()));
+    let (status, answer) = h.post_with("/hooks", b"{\"a\":1}", &sender).await;
+    assert_eq!(status, 200, "{answer}");
+    let got = resigned
+        .wait_for(1, std::time::Duration::from_secs(10))
+        .await;
+    let r = &got[0];
+    for gone in [
+        "x-hook-token",
+        "authorization",
+        "cookie",
+        "stripe-signature",
+        "svix-id",
+        "svix-timestamp",
+        "svix-signature",
+        "x-hub-signature-256",
+    ] {
+        assert!(
+            r.header(gone).is_none(),
+            "{gone} reached the re-signing target"
+        );
+    }
+    assert_eq!(r.header("x-request-trace"), Some("kept"));
+    assert!(r.header("x-zentra-signature").is_some());
+    assert!(r.header("via").is_some_and(|v| v.contains("hooklens-")));
+
+    // The witness (passthrough) got everything, so the unsignable target had its turn too.
+    witness
+        .wait_for(1, std::time::Duration::from_secs(10))
+        .await;
+    let id = serde_json::from_str::<serde_json::Value>(&answer).unwrap()["event_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let expired = loop {
+        let e = h.event(&id).await;
+        let d = e
+            .deliveries
+            .iter()
+            .find(|d| d.target == "expired")
+            .unwrap()
+            .clone();
+        if !d.state.is_pending() {
+            break d;
+        }
+        assert!(std::time::Instant::now() < deadline, "{e:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    assert_eq!(expired.state, hooklens::model::DeliveryState::Failed);
+    assert_eq!(expired.attempts.len(), 1);
+    assert_eq!(expired.attempts[0].error.as_deref(), Some("sign_failed"));
+    assert_eq!(expired.attempts[0].status, None);
+    assert!(
+        unsignable.received().is_empty(),
+        "nothing was sent unsigned"
+    );
+    h.stop().await;
+}

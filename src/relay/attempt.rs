@@ -69,6 +69,18 @@ pub async fn send(clients: &Clients, out: Outgoing, n: u32, limits: Limits) -> S
     } else {
         &clients.plain
     };
+    if let Some(why) = out.sign_failed {
+        // Never sent unsigned, nor with the sender's old headers.
+        let mut attempt = interrupted(n, started_at.unix_millis() as u64, started_at);
+        attempt.error = Some("sign_failed".into());
+        attempt.note = Some(why);
+        return Sent {
+            attempt,
+            outcome: Outcome::Refused,
+            retry_after: None,
+            answer: None,
+        };
+    }
     let result = request(client, &out, limits).await;
     let duration_ms = clock.elapsed().as_millis() as u64;
     let mut attempt = Attempt {

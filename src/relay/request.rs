@@ -29,6 +29,10 @@ pub struct Outgoing {
     pub body: Bytes,
     /// Said in the attempt when the relay changed what the sender sent.
     pub note: Option<String>,
+    /// Why the signature the target needs could not be made (every secret expired, an id or
+    /// event type a header cannot carry): the attempt is recorded as `sign_failed` and nothing
+    /// is sent.
+    pub sign_failed: Option<String>,
 }
 
 /// The settings deliveries to `name` are made with: the configured target, or defaults for a
@@ -61,8 +65,35 @@ pub fn build(
         .cloned()
         .collect();
     let id = record.wire_id.as_str();
-    let (headers, note) = match (record.mode, &target.sign.scheme) {
-        (SendMode::AsReceived, _) => (original, Some("sent as received (--as-received)".into())),
+    let route_scheme = live.verifier(&event.route).map(|v| v.scheme());
+    let resign = |scheme: &signature::Scheme, secrets: &[Secret], note: String| {
+        let fresh = signature::try_sign(
+            scheme,
+            secrets,
+            &body,
+            now_secs,
+            Some(id),
+            event.event_type.as_deref(),
+        );
+        match fresh {
+            Ok(fresh) => {
+                let kept =
+                    without_sender_credentials(original.clone(), event, route_scheme, scheme);
+                (signed(kept, fresh), Some(note), None)
+            }
+            Err(error) => (
+                Vec::new(),
+                None,
+                Some(format!("{}: {error}", scheme.name())),
+            ),
+        }
+    };
+    let (headers, note, sign_failed) = match (record.mode, &target.sign.scheme) {
+        (SendMode::AsReceived, _) => (
+            original.clone(),
+            Some("sent as received (--as-received)".into()),
+            None,
+        ),
         (_, SignScheme::Resign(name)) => {
             let sign = &target.sign;
             let scheme = live::scheme(
@@ -74,11 +105,10 @@ pub fn build(
                 sign.signed.as_deref(),
             );
             let secrets = live::secrets(&sign.secrets);
-            let signed = resign(original, &scheme, &secrets, &body, now_secs, id, event);
             let note = format!("re-signed with the target's {} secret", scheme.name());
-            (signed, Some(note))
+            resign(&scheme, &secrets, note)
         }
-        (SendMode::Target, SignScheme::Passthrough) => (original, None),
+        (SendMode::Target, SignScheme::Passthrough) => (original.clone(), None, None),
         (SendMode::Replay, SignScheme::Passthrough) => match live.verifier(&event.route) {
             Some(v) if !v.secrets().is_empty() => {
                 let note = format!(
@@ -86,20 +116,12 @@ pub fn build(
                     event.route,
                     v.scheme().name()
                 );
-                let signed = resign(
-                    original,
-                    v.scheme(),
-                    v.secrets(),
-                    &body,
-                    now_secs,
-                    id,
-                    event,
-                );
-                (signed, Some(note))
+                resign(v.scheme(), v.secrets(), note)
             }
             _ => (
-                original,
+                original.clone(),
                 Some("sent as received: the route has no secret to re-sign with".into()),
+                None,
             ),
         },
     };
@@ -112,6 +134,7 @@ pub fn build(
         headers,
         body,
         note,
+        sign_failed,
     }
 }
 
@@ -125,32 +148,43 @@ pub fn refuse_own_loop(live: &Live, sent: &mut super::attempt::Sent) {
     }
 }
 
-/// The original headers without the scheme's own, then the freshly signed ones.
-fn resign(
+/// What of the sender's headers a re-signed delivery keeps: none of the signature, timestamp
+/// and id headers of any known scheme (nor the route's own, nor the target scheme's), and none
+/// of the sender's credentials (`Authorization`, `Cookie`, a `header-secret` route's header) —
+/// a re-signing target is a different consumer and never receives them.
+fn without_sender_credentials(
     original: Vec<Header>,
-    scheme: &signature::Scheme,
-    secrets: &[Secret],
-    body: &[u8],
-    now_secs: i64,
-    id: &str,
     event: &EventMeta,
+    route_scheme: Option<&signature::Scheme>,
+    target_scheme: &signature::Scheme,
 ) -> Vec<Header> {
-    let fresh = signature::sign(
-        scheme,
-        secrets,
-        body,
-        now_secs,
-        Some(id),
-        event.event_type.as_deref(),
-    );
-    let replaced = |name: &str| {
-        fresh.iter().any(|(n, _)| n.eq_ignore_ascii_case(name))
-            // GitHub's legacy SHA-1 signature would no longer match the re-signed request.
-            || name == "x-hub-signature"
-    };
-    let mut headers: Vec<Header> = original
+    let scheme_own: Vec<&str> = route_scheme
+        .map(|s| s.own_headers())
+        .unwrap_or_default()
         .into_iter()
-        .filter(|h| !replaced(&h.name))
+        .chain(target_scheme.own_headers())
+        .collect();
+    original
+        .into_iter()
+        .filter(|h| {
+            let name = h.name.as_str();
+            !(signature::SCHEME_HEADERS.contains(&name)
+                || name == "authorization"
+                || name == "cookie"
+                || event
+                    .secret_headers
+                    .iter()
+                    .any(|s| s.eq_ignore_ascii_case(name))
+                || scheme_own.iter().any(|s| s.eq_ignore_ascii_case(name)))
+        })
+        .collect()
+}
+
+/// The kept headers, without any the fresh signature replaces, then the fresh ones.
+fn signed(kept: Vec<Header>, fresh: Vec<(String, String)>) -> Vec<Header> {
+    let mut headers: Vec<Header> = kept
+        .into_iter()
+        .filter(|h| !fresh.iter().any(|(n, _)| n.eq_ignore_ascii_case(&h.name)))
         .collect();
     headers.extend(
         fresh

@@ -59,6 +59,50 @@ pub enum Scheme {
     Hmac(HmacParams),
 }
 
+/// Every signature, timestamp and id header of the known schemes, in each header family
+/// (lowercase, as captured). Re-signing removes all of them — a consumer's library may prefer a
+/// stale one (svix's reads `svix-*` before `webhook-*`) — and writes its scheme's own afresh.
+pub const SCHEME_HEADERS: &[&str] = &[
+    "x-zentra-signature",
+    "x-zentra-delivery-id",
+    "webhook-id",
+    "webhook-timestamp",
+    "webhook-signature",
+    "svix-id",
+    "svix-timestamp",
+    "svix-signature",
+    "stripe-signature",
+    "x-hub-signature",
+    "x-hub-signature-256",
+    "x-github-delivery",
+    "x-slack-signature",
+    "x-slack-request-timestamp",
+    "x-shopify-hmac-sha256",
+    "x-shopify-webhook-id",
+    "x-shopify-event-id",
+    "x-shopify-triggered-at",
+    "shopify-hmac-sha256",
+    "shopify-webhook-id",
+    "shopify-event-id",
+    "shopify-triggered-at",
+    "x-twilio-signature",
+    "i-twilio-idempotency-token",
+];
+
+impl Scheme {
+    /// The headers this scheme reads beyond [`SCHEME_HEADERS`]: a `header-secret` route's
+    /// secret header, the generic scheme's signature and timestamp headers.
+    pub fn own_headers(&self) -> Vec<&str> {
+        match self {
+            Scheme::HeaderSecret { header } => vec![header.as_str()],
+            Scheme::Hmac(p) => std::iter::once(p.header.as_str())
+                .chain(p.timestamp_header.as_deref())
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+}
+
 /// How the generic `hmac` scheme writes its signature.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
