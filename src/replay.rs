@@ -55,8 +55,10 @@ pub fn plan(
             if !ok {
                 return Err(PlanError::BadUrl(url.to_string()));
             }
+            // Named by the URL, its password (if any) as `***`: the name is shown everywhere;
+            // the URL itself is kept for the request only.
             vec![Planned {
-                target: url.to_string(),
+                target: crate::text::redact_url(url).into_owned(),
                 url: Some(url.to_string()),
             }]
         }

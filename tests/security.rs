@@ -369,3 +369,47 @@ url = "{}"
     );
     h.stop().await;
 }
+
+/// A password in a URL is shown as `***` everywhere — the delivery's target, the lifecycle log,
+/// the API — and kept only for the request that needs it.
+#[tokio::test]
+async fn a_password_in_a_replay_url_is_never_shown() {
+    use common::consumer::Consumer;
+    let consumer = Consumer::start(vec![]).await;
+    let h = Harness::start("").await;
+    let (_, answer) = h.post("/x", "{}").await;
+    let id = answer["event_id"].as_str().unwrap().to_owned();
+    let to = consumer
+        .url("/in")
+        .replace("http://", "http://user:hunter2@");
+    let response = h
+        .http
+        .post(h.api_url(&format!("/api/v1/events/{id}/replay")))
+        .bearer_auth(&h.token)
+        .json(&serde_json::json!({ "to": to }))
+        .send()
+        .await
+        .unwrap();
+    let replayed = response.text().await.unwrap();
+    assert!(!replayed.contains("hunter2"), "{replayed}");
+    let got = consumer
+        .wait_for(1, std::time::Duration::from_secs(10))
+        .await;
+    assert!(
+        got[0].header("authorization").is_some(),
+        "the request itself still carries the credentials"
+    );
+    h.wait_for("event.delivery.succeeded").await;
+    let (_, shown) = h.api_get(&format!("/api/v1/events/{id}")).await;
+    let target = shown["deliveries"][0]["target"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(target, to.replace("hunter2", "***"));
+    let (_, deliveries) = h.api_get("/api/v1/deliveries").await;
+    let log = serde_json::to_string(&h.lifecycle()).unwrap();
+    for text in [shown.to_string(), deliveries.to_string(), log] {
+        assert!(!text.contains("hunter2"), "{text}");
+    }
+    h.stop().await;
+}

@@ -226,7 +226,10 @@ pub(super) fn check_url(url: &str) -> Result<(), String> {
     if ok {
         Ok(())
     } else {
-        Err(format!("url \"{url}\" is not an http(s) URL"))
+        Err(format!(
+            "url \"{}\" is not an http(s) URL",
+            crate::text::redact_url(url)
+        ))
     }
 }
 

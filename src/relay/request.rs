@@ -57,7 +57,10 @@ pub fn build(
     now_secs: i64,
 ) -> Outgoing {
     let rest = live.config.route_for(&event.path).rest;
-    let url = target_url(&target.url, target.append_path, rest, &event.query);
+    // A replay `--to URL` keeps its URL (password and all) on the delivery; its name shows it
+    // redacted.
+    let base = record.url.as_deref().unwrap_or(&target.url);
+    let url = target_url(base, target.append_path, rest, &event.query);
     let original: Vec<Header> = event
         .headers
         .iter()
