@@ -182,7 +182,11 @@ async fn what_a_replay_without_an_instance_cannot_deliver_in_time_is_abandoned()
     let attempts = made[0]["attempts"].as_array().unwrap();
     assert_eq!(attempts[0]["status"], 500);
     assert_eq!(attempts.last().unwrap()["error"], "abandoned", "{made}");
-    assert_eq!(failing.received().len(), 1);
+    // Full jitter may draw a retry inside the wait (a few percent of the time): every attempt
+    // made reached the consumer, and the last one is the abandonment.
+    let sent = attempts.iter().filter(|a| a["status"] == 500).count();
+    assert_eq!(failing.received().len(), sent, "{made}");
+    assert_eq!(sent, attempts.len() - 1, "{made}");
 
     // Nothing of it is left in the outbox for a later instance to send.
     let out = hooklens(d, &["deliveries", "list", "--state", "queued", "--json"]);
