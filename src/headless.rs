@@ -1,7 +1,9 @@
 //! Headless output: the lifecycle log, one JSON object per line, followed from the store so a slow
-//! stdout lags but never loses a line.
+//! stdout lags but never loses a line. Records are stored as serde_json wrote them (raw bidi and
+//! C1 characters included, in records of any age), so each line is made safe as it is printed.
 
 use crate::store::Store;
+use crate::text::json_safe;
 use std::io;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::sync::watch;
@@ -42,7 +44,7 @@ pub async fn follow<W: AsyncWrite + Unpin>(
         }
         let mut buf = Vec::with_capacity(records.iter().map(|r| r.json.len() + 1).sum());
         for record in &records {
-            buf.extend_from_slice(&record.json);
+            buf.extend_from_slice(&json_safe(&record.json));
             buf.push(b'\n');
         }
         out.write_all(&buf).await?;

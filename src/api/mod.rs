@@ -1,5 +1,5 @@
 //! The control API: its own loopback listener, a bearer token on every route but `/healthz` and
-//! `/metrics`, JSON errors `{error, message}`.
+//! `/metrics`, JSON errors `{error, message}`, every JSON body safe for a terminal.
 
 mod deliveries;
 mod error;
@@ -15,11 +15,13 @@ use crate::live::LiveRx;
 use crate::relay::Relay;
 use crate::store::{Store, Writer};
 use axum::Router;
+use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::header::AUTHORIZATION;
+use axum::http::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE};
 use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use std::borrow::Cow;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use subtle::ConstantTimeEq;
@@ -64,7 +66,40 @@ pub fn router(state: ApiState) -> Router {
         .route("/healthz", get(healthz))
         .merge(authed)
         .fallback(|| async { ApiError::NotFound("no such route".into()) })
+        .layer(middleware::from_fn(json_safe_bodies))
         .with_state(state)
+}
+
+/// Every JSON body the API answers goes through [`crate::text::json_safe`]: `curl` prints it as it
+/// is, and serde_json leaves DEL, C1 and bidi characters raw. One layer over the whole router, so
+/// no route, error or fallback can forget it. Our JSON bodies are bounded pages that axum already
+/// holds in memory, so reading one whole here costs a pass over it, not a buffer.
+async fn json_safe_bodies(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    let json = response
+        .headers()
+        .get(CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if !json {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let bytes = match axum::body::to_bytes(body, usize::MAX).await {
+        Ok(bytes) => bytes,
+        Err(error) => {
+            tracing::error!(%error, "control API answer could not be read");
+            return ApiError::Unavailable("the answer could not be made".into()).into_response();
+        }
+    };
+    let body = match crate::text::json_safe(&bytes) {
+        Cow::Borrowed(_) => Body::from(bytes),
+        Cow::Owned(safe) => {
+            // Escapes make the body longer; the new body's own length is sent instead.
+            parts.headers.remove(CONTENT_LENGTH);
+            Body::from(safe)
+        }
+    };
+    Response::from_parts(parts, body)
 }
 
 /// One page of a list route: `{items, next_cursor}`, `next_cursor` null on the last page.

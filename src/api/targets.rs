@@ -41,8 +41,7 @@ async fn control(
     match state.relay.control(&name, action, "api").await {
         Ok(report) => Ok(Json(report)),
         Err(ControlError::UnknownTarget(name)) => Err(ApiError::NotFound(format!(
-            "no target named {:?} is configured",
-            crate::text::escape(&name)
+            "no target named {name:?} is configured"
         ))),
         Err(ControlError::Store(e)) => Err(ApiError::Store(e)),
         Err(ControlError::Stopped) => Err(ApiError::Unavailable("the relay has stopped".into())),

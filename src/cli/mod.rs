@@ -160,7 +160,7 @@ pub fn main() -> ExitCode {
     match runtime.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
-            eprintln!("hooklens: {:#}", failure.error);
+            eprintln!("hooklens: {}", shown_error(&failure.error));
             ExitCode::from(failure.code)
         }
     }
@@ -200,6 +200,17 @@ async fn listen(
         .map_err(Failure::failed)
 }
 
+/// An error as printed: it may quote what a sender sent (a name, a path, a message the instance
+/// answered), so each line is escaped; the lines themselves stay (a TOML error points with a
+/// caret on the line below).
+fn shown_error(error: &anyhow::Error) -> String {
+    format!("{error:#}")
+        .split('\n')
+        .map(crate::text::escape)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// The configuration a command without an instance works with: `--config`, else the embedded
 /// default.
 fn load_config(path: Option<PathBuf>) -> Result<crate::config::Config, Failure> {
@@ -221,4 +232,19 @@ fn init_tracing() {
         .with_writer(std::io::stderr)
         .with_target(false)
         .try_init();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_error_is_escaped_line_by_line() {
+        let error =
+            anyhow::anyhow!("no \u{202e}x\u{1b}[2J\n  | ^ here").context("the instance answered");
+        assert_eq!(
+            shown_error(&error),
+            "the instance answered: no \\u{202e}x\\x1b[2J\n  | ^ here"
+        );
+    }
 }

@@ -1,17 +1,16 @@
 //! Printing events for people (escaped, aligned) and for scripts (the contract's JSON).
 
 use crate::model::{EventDetail, EventSummary};
-use crate::text::{escape, escape_bytes};
+use crate::text::{escape, escape_bytes, write_json_line};
 use std::io::{self, Write};
 
 /// Bytes of a body shown in `events show`; the rest is summarised.
 const BODY_PREVIEW: usize = 64 * 1024;
 
-/// One JSON object per line, for scripts.
+/// One JSON object per line, for scripts (and safe on a terminal: see [`crate::text::json_safe`]).
 pub fn json_lines<T: serde::Serialize>(out: &mut impl Write, items: &[T]) -> io::Result<()> {
     for item in items {
-        serde_json::to_writer(&mut *out, item)?;
-        out.write_all(b"\n")?;
+        write_json_line(out, item)?;
     }
     out.flush()
 }
@@ -50,8 +49,7 @@ pub fn print_list(items: &[EventSummary], json: bool) -> io::Result<()> {
 pub fn print_show(detail: &EventDetail, json: bool) -> io::Result<()> {
     let mut out = io::stdout().lock();
     if json {
-        serde_json::to_writer(&mut out, detail)?;
-        out.write_all(b"\n")?;
+        write_json_line(&mut out, detail)?;
         return out.flush();
     }
     let query = if detail.query.is_empty() {
@@ -89,14 +87,19 @@ pub fn print_show(detail: &EventDetail, json: bool) -> io::Result<()> {
         out,
         "signature  {} ({}){}",
         v.verdict.as_str(),
-        v.scheme.as_deref().unwrap_or("no scheme"),
+        v.scheme.as_deref().map_or("no scheme".into(), escape),
         v.secret
             .as_deref()
             .map(|s| format!(", secret {}", escape(s)))
             .unwrap_or_default()
     )?;
     if let Some(d) = &v.diagnosis {
-        writeln!(out, "diagnosis  {}: {}", d.code, escape(&d.message))?;
+        writeln!(
+            out,
+            "diagnosis  {}: {}",
+            escape(&d.code),
+            escape(&d.message)
+        )?;
     }
     if !detail.deliveries.is_empty() {
         writeln!(out, "deliveries")?;

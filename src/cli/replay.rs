@@ -13,7 +13,7 @@ use crate::live::Live;
 use crate::model::{Delivery, DeliveryState};
 use crate::replay::PlanError;
 use crate::store::{Store, Writer};
-use crate::text::escape;
+use crate::text::{escape, write_json_line};
 use anyhow::anyhow;
 use clap::Args;
 use std::io::Write;
@@ -197,7 +197,7 @@ fn report(json: bool, replayed: u64, succeeded: Option<u64>) -> std::io::Result<
         if let Some(ok) = succeeded {
             v["succeeded"] = ok.into();
         }
-        return writeln!(out, "{v}");
+        return write_json_line(&mut out, &v);
     }
     let plural = if replayed == 1 {
         "delivery"
@@ -291,8 +291,7 @@ async fn wait_for_results(
 fn print(deliveries: &[Delivery], json: bool) -> std::io::Result<()> {
     let mut out = std::io::stdout().lock();
     if json {
-        serde_json::to_writer(&mut out, deliveries)?;
-        return writeln!(out);
+        return write_json_line(&mut out, deliveries);
     }
     for d in deliveries {
         write!(

@@ -6,7 +6,7 @@ use crate::config::SchemeName;
 use crate::live;
 use crate::model::{Header, Timestamp, Verdict, Verification};
 use crate::signature::{self, Encoding, Scheme, Secret, SecretValue, Verifier};
-use crate::text::escape;
+use crate::text::{escape, write_json_line};
 use anyhow::{Context, anyhow};
 use clap::Args;
 use std::io::{Read, Write};
@@ -158,8 +158,9 @@ pub fn sign(args: SignArgs) -> Result<(), Failure> {
     )
     .map_err(Failure::usage)?;
     let mut out = std::io::stdout().lock();
+    // The values are ours but for `--id`, which may have been copied from a captured event.
     for (name, value) in headers {
-        writeln!(out, "{name}: {value}")?;
+        writeln!(out, "{name}: {}", escape(&value))?;
     }
     Ok(())
 }
@@ -181,8 +182,7 @@ pub fn verify(args: VerifyArgs) -> Result<(), Failure> {
     let verification = verifier.verify(&headers, &body, now);
     let mut out = std::io::stdout().lock();
     if args.json {
-        serde_json::to_writer(&mut out, &verification)?;
-        writeln!(out)?;
+        write_json_line(&mut out, &verification)?;
     } else {
         print_verification(&mut out, &verification)?;
     }
@@ -227,7 +227,12 @@ pub fn print_verification(out: &mut impl Write, v: &Verification) -> std::io::Re
     writeln!(out, "expected   {}", show(&v.expected))?;
     writeln!(out, "signed     {}", show(&v.signed_content))?;
     if let Some(d) = &v.diagnosis {
-        writeln!(out, "diagnosis  {}: {}", d.code, escape(&d.message))?;
+        writeln!(
+            out,
+            "diagnosis  {}: {}",
+            escape(&d.code),
+            escape(&d.message)
+        )?;
     }
     Ok(())
 }

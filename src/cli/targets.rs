@@ -155,9 +155,8 @@ fn known(config: &Config, name: &str) -> Result<(), Failure> {
     }
     let names: Vec<_> = config.targets.iter().map(|t| escape(&t.name)).collect();
     Err(Failure::usage(anyhow!(
-        "no target named {:?} in the configuration (no instance is running: targets come from \
+        "no target named {name:?} in the configuration (no instance is running: targets come from \
          --config){}",
-        escape(name),
         if names.is_empty() {
             String::new()
         } else {
