@@ -413,3 +413,81 @@ async fn a_password_in_a_replay_url_is_never_shown() {
     }
     h.stop().await;
 }
+
+#[tokio::test]
+async fn the_bearer_scheme_is_matched_without_regard_to_case_the_token_exactly() {
+    let h = Harness::start("").await;
+    let status = |value: String| {
+        let (http, url) = (h.http.clone(), h.api_url("/api/v1/events"));
+        async move {
+            let r = http
+                .get(url)
+                .header("authorization", value)
+                .send()
+                .await
+                .unwrap();
+            r.status().as_u16()
+        }
+    };
+    for scheme in ["Bearer", "bearer", "BEARER", "bEaReR"] {
+        assert_eq!(
+            status(format!("{scheme} {}", h.token)).await,
+            200,
+            "{scheme}"
+        );
+    }
+    assert_eq!(
+        status(format!("Bearer {}", h.token.to_uppercase())).await,
+        401
+    );
+    assert_eq!(status(format!("Basic {}", h.token)).await, 401);
+    assert_eq!(status(h.token.clone()).await, 401);
+    h.stop().await;
+}
+
+/// The safe ways to give `sign`/`verify` a secret — a file, the environment — sign exactly as
+/// `--secret` does.
+#[test]
+fn a_secret_from_a_file_or_the_environment_signs_like_one_on_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let body = dir.path().join("body.json");
+    std::fs::write(&body, b"{\"a\":1}").unwrap();
+    let file = dir.path().join("secret");
+    std::fs::write(&file, b"s3cret\n").unwrap();
+    let run = |extra: &[&str], env: Option<&str>| {
+        let mut command = std::process::Command::new(common::binary::BIN);
+        command
+            .args(["sign", "--scheme", "github"])
+            .args(extra)
+            .arg(&body);
+        command.env_remove("HOOKLENS_SECRET");
+        if let Some(secret) = env {
+            command.env("HOOKLENS_SECRET", secret);
+        }
+        let out = command.output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let inline = run(&["--secret", "s3cret"], None);
+    assert!(
+        inline.starts_with("X-Hub-Signature-256: sha256="),
+        "{inline}"
+    );
+    assert_eq!(
+        run(&["--secret-file", file.to_str().unwrap()], None),
+        inline
+    );
+    assert_eq!(run(&[], Some("s3cret")), inline);
+    let out = std::process::Command::new(common::binary::BIN)
+        .args(["sign", "--scheme", "github"])
+        .arg(&body)
+        .env_remove("HOOKLENS_SECRET")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--secret-file"));
+}

@@ -182,13 +182,20 @@ async fn require_token(
         .headers()
         .get(AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
+        .and_then(bearer_token)
         .unwrap_or("");
     if bool::from(presented.as_bytes().ct_eq(state.token.as_bytes())) {
         Ok(next.run(request).await)
     } else {
         Err(ApiError::Unauthorized)
     }
+}
+
+/// The token of an `Authorization: Bearer TOKEN` value; the scheme's name is matched without
+/// regard to case (RFC 9110 §11.1).
+fn bearer_token(value: &str) -> Option<&str> {
+    let (scheme, token) = value.trim().split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
 /// A running control API.

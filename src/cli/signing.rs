@@ -18,7 +18,9 @@ pub struct SchemeArgs {
     /// zentra | standard-webhooks | stripe | github | slack | shopify | header-secret | hmac
     #[arg(long, value_name = "S")]
     pub scheme: String,
-    /// A signing secret; repeat for a rotation window (labelled #1, #2, ...).
+    /// A signing secret; repeat for a rotation window (labelled #1, #2, ...). On the command
+    /// line it is visible to other users in the process list: prefer HOOKLENS_SECRET or
+    /// --secret-file.
     #[arg(
         long,
         value_name = "X",
@@ -26,6 +28,10 @@ pub struct SchemeArgs {
         hide_env_values = true
     )]
     pub secret: Vec<String>,
+    /// A file holding one secret (a trailing newline is not part of it); repeatable, after any
+    /// --secret in the rotation order.
+    #[arg(long, value_name = "PATH")]
+    pub secret_file: Vec<std::path::PathBuf>,
     /// hmac: the signature header.
     #[arg(long, value_name = "NAME")]
     pub sig_header: Option<String>,
@@ -76,14 +82,25 @@ impl SchemeArgs {
     }
 
     fn secrets(&self) -> Result<Vec<Secret>, Failure> {
-        if self.secret.is_empty() {
-            return Err(Failure::usage(anyhow!("--secret is required")));
+        let mut values: Vec<Vec<u8>> = self.secret.iter().map(|s| s.as_bytes().to_vec()).collect();
+        for path in &self.secret_file {
+            let mut bytes = std::fs::read(path)
+                .with_context(|| format!("cannot read --secret-file {}", path.display()))
+                .map_err(Failure::usage)?;
+            while bytes.last().is_some_and(|b| matches!(b, b'\n' | b'\r')) {
+                bytes.pop();
+            }
+            values.push(bytes);
         }
-        Ok(self
-            .secret
-            .iter()
+        if values.is_empty() {
+            return Err(Failure::usage(anyhow!(
+                "a secret is required: HOOKLENS_SECRET, --secret-file PATH or --secret X"
+            )));
+        }
+        Ok(values
+            .into_iter()
             .enumerate()
-            .map(|(i, s)| Secret::positional(i, SecretValue::new(s.as_bytes())))
+            .map(|(i, s)| Secret::positional(i, SecretValue::new(s)))
             .collect())
     }
 }
