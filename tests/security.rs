@@ -491,3 +491,190 @@ fn a_secret_from_a_file_or_the_environment_signs_like_one_on_the_command_line() 
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--secret-file"));
 }
+
+/// Every output an operator or a script reads — headless lines, debug logs, `events`,
+/// `deliveries` and `targets` (text and JSON), the control API — searched for every configured
+/// secret and every credential a sender sent: none appears.
+// Multi-threaded: the test reads the instance's lines blocking while its consumer answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_output_carries_a_secret_or_a_senders_credential() {
+    use common::consumer::Consumer;
+    let consumer = Consumer::start(vec![]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let secrets = [
+        "whsec_STRIPESECRET",
+        "GITHUBSECRET",
+        "ROUTETOKEN",
+        "ZENTRASECRET",
+        "URLPASSWORD",
+        "SENDERBEARER",
+        "SENDERCOOKIE",
+    ];
+    let target = consumer
+        .url("/in")
+        .replace("http://", "http://user:URLPASSWORD@");
+    let config = format!(
+        r#"
+[[routes]]
+name = "stripe"
+path = "/stripe"
+targets = ["app"]
+[routes.verify]
+scheme = "stripe"
+secrets = ["whsec_STRIPESECRET"]
+
+[[routes]]
+name = "gh"
+path = "/gh"
+targets = ["app"]
+[routes.verify]
+scheme = "github"
+secrets = [{{ label = "current", secret = "GITHUBSECRET" }}]
+
+[[routes]]
+name = "token"
+path = "/token"
+targets = ["app"]
+[routes.verify]
+scheme = "header-secret"
+secrets = ["ROUTETOKEN"]
+
+[[targets]]
+name = "app"
+url = "{target}"
+[targets.sign]
+scheme = "zentra"
+secrets = ["ZENTRASECRET"]
+"#
+    );
+    let path = dir.path().join("hooklens.toml");
+    std::fs::write(&path, config).unwrap();
+    let cfg = path.to_str().unwrap().to_owned();
+    let mut child = std::process::Command::new(common::binary::BIN)
+        .arg("--data")
+        .arg(dir.path().join("data"))
+        .args([
+            "--config",
+            &cfg,
+            "listen",
+            "--headless",
+            "--bind",
+            "127.0.0.1:0",
+        ])
+        .env("HOOKLENS_LOG", "debug")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, lines) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in std::io::BufRead::lines(std::io::BufReader::new(stdout)).map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let next = || {
+        lines
+            .recv_timeout(std::time::Duration::from_secs(10))
+            .unwrap()
+    };
+    let ready: serde_json::Value = serde_json::from_str(&next()).unwrap();
+    let receiver = format!("http://{}", ready["receiver"].as_str().unwrap());
+    let api = format!("http://{}", ready["api"].as_str().unwrap());
+    let http = reqwest::Client::new();
+    let credentials = [
+        ("authorization", "Bearer SENDERBEARER"),
+        ("cookie", "session=SENDERCOOKIE"),
+    ];
+    for (route, extra) in [
+        ("/stripe", ("stripe-signature", "t=1,v1=00")),
+        ("/gh", ("x-hub-signature-256", "sha256=00")),
+        ("/token", ("x-webhook-secret", "ROUTETOKEN")),
+    ] {
+        let mut request = http
+            .post(format!("{receiver}{route}"))
+            .body("{\"id\":\"evt_1\"}");
+        for (name, value) in credentials.iter().chain([&extra]) {
+            request = request.header(*name, *value);
+        }
+        assert_eq!(request.send().await.unwrap().status(), 200);
+    }
+    let mut headless = vec![ready.to_string()];
+    let mut ended = 0;
+    while ended < 3 {
+        let line = next();
+        if ["succeeded", "failed", "dead"]
+            .iter()
+            .any(|end| line.contains(&format!("\"event.delivery.{end}\"")))
+        {
+            ended += 1;
+        }
+        headless.push(line);
+    }
+    let token = std::fs::read_to_string(dir.path().join("data/api-token")).unwrap();
+    let get = |route: String| {
+        let request = http.get(format!("{api}{route}")).bearer_auth(token.trim());
+        async move { request.send().await.unwrap().text().await.unwrap() }
+    };
+    let mut outputs = vec![("headless".to_owned(), headless.join("\n"))];
+    let list = get("/api/v1/events".into()).await;
+    let page: serde_json::Value = serde_json::from_str(&list).unwrap();
+    outputs.push(("GET /api/v1/events".into(), list));
+    for route in ["/api/v1/deliveries", "/api/v1/endpoints"] {
+        outputs.push((route.into(), get(route.into()).await));
+    }
+    let mut commands: Vec<Vec<String>> = [
+        &["events", "list"][..],
+        &["deliveries", "list", "--json"],
+        &["deliveries", "list"],
+        &["targets", "list", "--json"],
+        &["targets", "list"],
+    ]
+    .iter()
+    .map(|args| args.iter().map(|a| a.to_string()).collect())
+    .collect();
+    for item in page["items"].as_array().unwrap() {
+        let id = item["id"].as_str().unwrap().to_owned();
+        outputs.push((
+            format!("GET event {id}"),
+            get(format!("/api/v1/events/{id}")).await,
+        ));
+        commands.push(vec!["events".into(), "show".into(), id.clone()]);
+        commands.push(vec!["events".into(), "show".into(), id, "--json".into()]);
+    }
+    for args in commands {
+        let d = dir.path().to_owned();
+        let shown = format!("{args:?}");
+        let text = tokio::task::spawn_blocking(move || {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let out = hooklens(&d, &args);
+            assert!(out.status.success(), "{args:?}");
+            String::from_utf8_lossy(&out.stdout).into_owned()
+                + &String::from_utf8_lossy(&out.stderr)
+        })
+        .await
+        .unwrap();
+        if shown.contains("show") && !shown.contains("--json") {
+            assert!(text.contains("[redacted]"), "{text}");
+        }
+        outputs.push((shown, text));
+    }
+    child.kill().unwrap();
+    let out = child.wait_with_output().unwrap();
+    outputs.push((
+        "debug logs".into(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    ));
+    for (what, text) in &outputs {
+        for secret in secrets {
+            assert!(!text.contains(secret), "{what} shows {secret}:\n{text}");
+        }
+    }
+    // The consumer got the credentials it needs, and none of the sender's.
+    let got = consumer.received();
+    assert_eq!(got.len(), 3);
+    for r in &got {
+        assert!(r.header("cookie").is_none() && r.header("x-webhook-secret").is_none());
+    }
+}
