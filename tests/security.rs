@@ -678,3 +678,21 @@ secrets = ["ZENTRASECRET"]
         assert!(r.header("cookie").is_none() && r.header("x-webhook-secret").is_none());
     }
 }
+
+/// Every API error is the API's own `{error, message}` JSON, a path that does not decode too.
+#[tokio::test]
+async fn a_path_that_does_not_decode_is_a_json_400() {
+    let h = Harness::start("").await;
+    for path in ["/api/v1/events/%FF%FE", "/api/v1/targets/%C3%28/pause"] {
+        let request = if path.ends_with("pause") {
+            h.http.post(h.api_url(path))
+        } else {
+            h.http.get(h.api_url(path))
+        };
+        let response = request.bearer_auth(&h.token).send().await.unwrap();
+        assert_eq!(response.status().as_u16(), 400, "{path}");
+        let body: serde_json::Value = response.json().await.expect("a JSON error");
+        assert_eq!(body["error"], "bad_request", "{path}: {body}");
+    }
+    h.stop().await;
+}

@@ -1,12 +1,12 @@
 //! `GET /api/v1/events` (cursor pages, newest first, filtered), `GET /api/v1/events/{id}` (an
 //! event id, or a delivery id for its event) and `POST /api/v1/events/{id}/replay`.
 
-use super::extract::{ApiBody, ApiQuery, given, variant};
+use super::extract::{ApiBody, ApiPath, ApiQuery, given, variant};
 use super::{ApiError, ApiState, Page, PageQuery, read};
 use crate::model::{EventDetail, EventSummary};
 use crate::store::EventFilter;
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use ulid::Ulid;
 
@@ -54,7 +54,7 @@ pub struct ShowQuery {
 
 pub async fn show(
     State(state): State<ApiState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiQuery(query): ApiQuery<ShowQuery>,
 ) -> Result<Json<EventDetail>, ApiError> {
     let id = parse_id(&id)?;
@@ -104,7 +104,7 @@ pub struct ReplayBody {
 
 pub async fn replay(
     State(state): State<ApiState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiBody(body): ApiBody<ReplayBody>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let id = parse_id(&id)?;

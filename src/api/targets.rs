@@ -2,11 +2,12 @@
 //! /api/v1/targets/{name}/pause|resume|probe` (the on-call controls), each answered with the
 //! target's health after the change.
 
+use super::extract::ApiPath;
 use super::{ApiError, ApiState};
 use crate::model::TargetControl;
 use crate::relay::{ControlError, HealthReport};
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 
 pub async fn endpoints(State(state): State<ApiState>) -> Json<Vec<HealthReport>> {
     Json(state.relay.health().await)
@@ -14,28 +15,28 @@ pub async fn endpoints(State(state): State<ApiState>) -> Json<Vec<HealthReport>>
 
 pub async fn pause(
     state: State<ApiState>,
-    name: Path<String>,
+    name: ApiPath<String>,
 ) -> Result<Json<HealthReport>, ApiError> {
     control(state, name, TargetControl::Pause).await
 }
 
 pub async fn resume(
     state: State<ApiState>,
-    name: Path<String>,
+    name: ApiPath<String>,
 ) -> Result<Json<HealthReport>, ApiError> {
     control(state, name, TargetControl::Resume).await
 }
 
 pub async fn probe(
     state: State<ApiState>,
-    name: Path<String>,
+    name: ApiPath<String>,
 ) -> Result<Json<HealthReport>, ApiError> {
     control(state, name, TargetControl::Probe).await
 }
 
 async fn control(
     State(state): State<ApiState>,
-    Path(name): Path<String>,
+    ApiPath(name): ApiPath<String>,
     action: TargetControl,
 ) -> Result<Json<HealthReport>, ApiError> {
     match state.relay.control(&name, action, "api").await {
