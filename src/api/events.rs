@@ -10,12 +10,14 @@ use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use ulid::Ulid;
 
-/// `?limit=&cursor=&route=&verdict=&state=`; anything else is a 400.
+/// `?limit=&cursor=&route=&verdict=&state=`, or `after=ID` for oldest first from there (the
+/// `next_cursor` of such a page is the next `after`); anything else is a 400.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
     limit: Option<String>,
     cursor: Option<String>,
+    after: Option<String>,
     route: Option<String>,
     verdict: Option<String>,
     state: Option<String>,
@@ -31,12 +33,16 @@ pub async fn list(
         verdict: variant("verdict", &query.verdict)?,
         state: variant("state", &query.state)?,
     };
-    let page = read(&state.store, move |s| {
-        if filter.is_empty() {
-            s.list_events(before, limit)
-        } else {
-            s.list_events_where(before, limit, &filter)
-        }
+    let after = given(&query.after).map(parse_id).transpose()?;
+    if after.is_some() && before.is_some() {
+        return Err(ApiError::BadRequest(
+            "give cursor (newest first) or after (oldest first), not both".into(),
+        ));
+    }
+    let page = read(&state.store, move |s| match after {
+        Some(after) => s.list_events_after(Some(after), limit, &filter),
+        None if filter.is_empty() => s.list_events(before, limit),
+        None => s.list_events_where(before, limit, &filter),
     })
     .await?;
     Ok(Json(Page {

@@ -3,6 +3,7 @@
 
 mod deliveries;
 mod events;
+mod export;
 mod output;
 mod replay;
 mod signing;
@@ -53,6 +54,8 @@ pub enum Command {
     /// Each target's health, and the on-call controls: pause, resume, probe.
     #[command(subcommand)]
     Targets(targets::TargetsCommand),
+    /// Captured events as JSONL, HAR 1.2 or curl commands (oldest first), to hand to someone.
+    Export(export::ExportArgs),
     /// Sign a body: prints one `Name: value` line per header to send.
     Sign(signing::SignArgs),
     /// Check a signature; exit 0 only if verified. Prints the evidence and, on failure, why.
@@ -159,6 +162,8 @@ pub fn main() -> ExitCode {
     };
     match runtime.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
+        // The reader went away (`| head`): what it wanted it has; nothing to report.
+        Err(failure) if is_broken_pipe(&failure.error) => ExitCode::SUCCESS,
         Err(failure) => {
             eprintln!("hooklens: {}", shown_error(&failure.error));
             ExitCode::from(failure.code)
@@ -174,6 +179,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Some(Command::Deliveries(command)) => deliveries::run(cli.data, command).await,
         Some(Command::Replay(args)) => replay::run(cli.config, cli.data, args).await,
         Some(Command::Targets(command)) => targets::run(cli.config, cli.data, command).await,
+        Some(Command::Export(args)) => export::run(cli.data, args).await,
         Some(Command::Sign(args)) => signing::sign(args),
         Some(Command::Verify(args)) => signing::verify(args),
     }
@@ -198,6 +204,14 @@ async fn listen(
     app::run_headless(options, config)
         .await
         .map_err(Failure::failed)
+}
+
+fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }
 
 /// An error as printed: it may quote what a sender sent (a name, a path, a message the instance

@@ -10,6 +10,65 @@ use crate::model::{DeliveriesState, DeliveryRecord, DeliveryState, EventSummary,
 use redb::ReadTransaction;
 use ulid::Ulid;
 
+type EventRow = Result<
+    (
+        redb::AccessGuard<'static, u128>,
+        redb::AccessGuard<'static, &'static [u8]>,
+    ),
+    redb::StorageError,
+>;
+
+/// The matching events of `rows` (in the order given), up to `limit`, and where the next page
+/// starts; damaged records are passed over and counted.
+fn events_page(
+    txn: &ReadTransaction,
+    rows: impl Iterator<Item = EventRow>,
+    limit: usize,
+    filter: &EventFilter,
+) -> Result<EventPage, StoreError> {
+    let mut items: Vec<EventSummary> = Vec::with_capacity(limit.min(1024));
+    let mut more = false;
+    let mut damaged = 0;
+    for entry in rows {
+        let (key, value) = entry?;
+        let meta = match record::decode(Ulid(key.value()), value.value()) {
+            Ok(decoded) => decoded.meta,
+            Err(error) => {
+                tracing::warn!(%error, event = %Ulid(key.value()), "damaged event record passed over");
+                damaged += 1;
+                continue;
+            }
+        };
+        if filter.route.as_deref().is_some_and(|r| r != meta.route)
+            || filter
+                .verdict
+                .is_some_and(|v| v != meta.verification.verdict)
+        {
+            continue;
+        }
+        // The summary costs a read per delivery: only for events that passed the rest.
+        let state = deliveries_state(txn, meta.id, &mut damaged)?;
+        if filter.state.is_some_and(|s| s != state) {
+            continue;
+        }
+        if items.len() == limit {
+            more = true;
+            break;
+        }
+        items.push(EventSummary::of(&meta, state));
+    }
+    let next_cursor = if more {
+        items.last().map(|e| e.id)
+    } else {
+        None
+    };
+    Ok(EventPage {
+        items,
+        next_cursor,
+        damaged,
+    })
+}
+
 /// Which events a page of `events list` shows; `None` fields match everything.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct EventFilter {
@@ -51,47 +110,23 @@ impl Store {
     ) -> Result<EventPage, StoreError> {
         let txn = self.begin_read()?;
         let events = txn.open_table(EVENTS)?;
-        let mut items: Vec<EventSummary> = Vec::with_capacity(limit.min(1024));
-        let mut more = false;
-        let mut damaged = 0;
-        for entry in events.range(..before.map_or(u128::MAX, |b| b.0))?.rev() {
-            let (key, value) = entry?;
-            let meta = match record::decode(Ulid(key.value()), value.value()) {
-                Ok(decoded) => decoded.meta,
-                Err(error) => {
-                    tracing::warn!(%error, event = %Ulid(key.value()), "damaged event record passed over");
-                    damaged += 1;
-                    continue;
-                }
-            };
-            if filter.route.as_deref().is_some_and(|r| r != meta.route)
-                || filter
-                    .verdict
-                    .is_some_and(|v| v != meta.verification.verdict)
-            {
-                continue;
-            }
-            // The summary costs a read per delivery: only for events that passed the rest.
-            let state = deliveries_state(&txn, meta.id, &mut damaged)?;
-            if filter.state.is_some_and(|s| s != state) {
-                continue;
-            }
-            if items.len() == limit {
-                more = true;
-                break;
-            }
-            items.push(EventSummary::of(&meta, state));
-        }
-        let next_cursor = if more {
-            items.last().map(|e| e.id)
-        } else {
-            None
-        };
-        Ok(EventPage {
-            items,
-            next_cursor,
-            damaged,
-        })
+        let rows = events.range(..before.map_or(u128::MAX, |b| b.0))?.rev();
+        events_page(&txn, rows, limit, filter)
+    }
+
+    /// Oldest matching events first, strictly newer than `after` when given (arrival order, for
+    /// exports and for reading on toward the newest); otherwise as [`Store::list_events_where`].
+    pub fn list_events_after(
+        &self,
+        after: Option<Ulid>,
+        limit: usize,
+        filter: &EventFilter,
+    ) -> Result<EventPage, StoreError> {
+        let txn = self.begin_read()?;
+        let events = txn.open_table(EVENTS)?;
+        let from = after.map_or(0, |a| a.0.saturating_add(1));
+        let rows = events.range(from..)?;
+        events_page(&txn, rows, limit, filter)
     }
 
     /// Newest matching deliveries first, each with its event's id, strictly older than `before`.
