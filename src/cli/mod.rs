@@ -6,6 +6,7 @@ mod events;
 mod export;
 mod output;
 mod replay;
+mod send;
 mod signing;
 mod source;
 mod targets;
@@ -56,6 +57,8 @@ pub enum Command {
     Targets(targets::TargetsCommand),
     /// Captured events as JSONL, HAR 1.2 or curl commands (oldest first), to hand to someone.
     Export(export::ExportArgs),
+    /// Send a signed sample event (from the catalog, or a file) as its provider would.
+    Send(send::SendArgs),
     /// Sign a body: prints one `Name: value` line per header to send.
     Sign(signing::SignArgs),
     /// Check a signature; exit 0 only if verified. Prints the evidence and, on failure, why.
@@ -180,6 +183,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Some(Command::Replay(args)) => replay::run(cli.config, cli.data, args).await,
         Some(Command::Targets(command)) => targets::run(cli.config, cli.data, command).await,
         Some(Command::Export(args)) => export::run(cli.data, args).await,
+        Some(Command::Send(args)) => send::run(args).await,
         Some(Command::Sign(args)) => signing::sign(args),
         Some(Command::Verify(args)) => signing::verify(args),
     }

@@ -17,7 +17,7 @@ use std::path::PathBuf;
 pub struct SchemeArgs {
     /// zentra | standard-webhooks | stripe | github | slack | shopify | header-secret | hmac
     #[arg(long, value_name = "S")]
-    pub scheme: String,
+    pub scheme: Option<String>,
     /// A signing secret; repeat for a rotation window (labelled #1, #2, ...). On the command
     /// line it is visible to other users in the process list: prefer HOOKLENS_SECRET or
     /// --secret-file.
@@ -53,11 +53,17 @@ pub struct SchemeArgs {
 }
 
 impl SchemeArgs {
-    fn scheme(&self) -> Result<Scheme, Failure> {
-        let name: SchemeName = self.scheme.parse().map_err(|_| {
+    /// The scheme `--scheme` names (`fallback` when it names none: `send`'s sample's own).
+    pub(super) fn scheme(&self, fallback: Option<&str>) -> Result<Scheme, Failure> {
+        let Some(given) = self.scheme.as_deref().or(fallback) else {
+            return Err(Failure::usage(anyhow!(
+                "--scheme is required; one of: {}",
+                Scheme::NAMES.join(", ")
+            )));
+        };
+        let name: SchemeName = given.parse().map_err(|_| {
             Failure::usage(anyhow!(
-                "unknown scheme {:?}; one of: {}",
-                self.scheme,
+                "unknown scheme {given:?}; one of: {}",
                 Scheme::NAMES.join(", ")
             ))
         })?;
@@ -81,7 +87,7 @@ impl SchemeArgs {
         Ok(scheme)
     }
 
-    fn secrets(&self) -> Result<Vec<Secret>, Failure> {
+    pub(super) fn secrets(&self) -> Result<Vec<Secret>, Failure> {
         let mut values: Vec<Vec<u8>> = self.secret.iter().map(|s| s.as_bytes().to_vec()).collect();
         for path in &self.secret_file {
             let mut bytes = std::fs::read(path)
@@ -159,7 +165,7 @@ fn read_body(file: &PathBuf) -> Result<Vec<u8>, Failure> {
 }
 
 pub fn sign(args: SignArgs) -> Result<(), Failure> {
-    let scheme = args.scheme.scheme()?;
+    let scheme = args.scheme.scheme(None)?;
     let secrets = args.scheme.secrets()?;
     let body = read_body(&args.file)?;
     let timestamp = args
@@ -183,7 +189,7 @@ pub fn sign(args: SignArgs) -> Result<(), Failure> {
 }
 
 pub fn verify(args: VerifyArgs) -> Result<(), Failure> {
-    let scheme = args.scheme.scheme()?;
+    let scheme = args.scheme.scheme(None)?;
     let secrets = args.scheme.secrets()?;
     let body = read_body(&args.file)?;
     let headers = args
