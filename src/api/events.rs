@@ -144,6 +144,39 @@ pub async fn replay(
     ))
 }
 
+/// `?format=jsonl|har`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImportQuery {
+    format: String,
+}
+
+/// `POST /api/v1/import?format=jsonl|har` with an export as the body: all of it or nothing,
+/// `{imported, ids}`; a bad file is a 400 naming the line or entry.
+pub async fn import(
+    State(state): State<ApiState>,
+    ApiQuery(query): ApiQuery<ImportQuery>,
+    body: axum::body::Bytes,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let format = match query.format.as_str() {
+        "jsonl" => crate::export::Format::Jsonl,
+        "har" => crate::export::Format::Har,
+        other => {
+            return Err(ApiError::BadRequest(format!(
+                "format: {other:?} is not jsonl or har"
+            )));
+        }
+    };
+    let events = tokio::task::spawn_blocking(move || crate::export::parse_import(format, &body))
+        .await
+        .map_err(|_| ApiError::BadRequest("the import was cancelled".into()))?
+        .map_err(|e| ApiError::BadRequest(format!("{e}; nothing was imported")))?;
+    let ids = state.writer.import(events, "api").await?;
+    Ok(Json(
+        serde_json::json!({ "imported": ids.len(), "ids": ids }),
+    ))
+}
+
 pub(super) fn parse_id(text: &str) -> Result<Ulid, ApiError> {
     Ulid::from_string(text)
         .map_err(|_| ApiError::BadRequest(format!("{text:?} is not an event id")))

@@ -55,6 +55,11 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/v1/events", get(events::list))
         .route("/api/v1/events/{id}", get(events::show))
         .route("/api/v1/events/{id}/replay", post(events::replay))
+        .route(
+            "/api/v1/import",
+            // An export of many events is one body.
+            post(events::import).layer(axum::extract::DefaultBodyLimit::max(MAX_IMPORT_BYTES)),
+        )
         .route("/api/v1/deliveries", get(deliveries::list))
         .route("/api/v1/deliveries/replay", post(deliveries::replay))
         .route("/api/v1/endpoints", get(targets::endpoints))
@@ -101,6 +106,9 @@ async fn json_safe_bodies(request: Request, next: Next) -> Response {
     };
     Response::from_parts(parts, body)
 }
+
+/// The largest export `POST /api/v1/import` takes at once.
+const MAX_IMPORT_BYTES: usize = 512 * 1024 * 1024;
 
 /// One page of a list route: `{items, next_cursor}`, `next_cursor` null on the last page.
 #[derive(Debug, serde::Serialize, serde::Deserialize)]

@@ -4,6 +4,7 @@
 mod deliveries;
 mod events;
 mod export;
+mod import;
 mod output;
 mod replay;
 mod send;
@@ -57,6 +58,8 @@ pub enum Command {
     Targets(targets::TargetsCommand),
     /// Captured events as JSONL, HAR 1.2 or curl commands (oldest first), to hand to someone.
     Export(export::ExportArgs),
+    /// Load a colleague's export (jsonl or har) into this history, marked as imported.
+    Import(import::ImportArgs),
     /// Send a signed sample event (from the catalog, or a file) as its provider would.
     Send(send::SendArgs),
     /// Sign a body: prints one `Name: value` line per header to send.
@@ -184,6 +187,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Some(Command::Targets(command)) => targets::run(cli.config, cli.data, command).await,
         Some(Command::Export(args)) => export::run(cli.data, args).await,
         Some(Command::Send(args)) => send::run(args).await,
+        Some(Command::Import(args)) => import::run(cli.data, args).await,
         Some(Command::Sign(args)) => signing::sign(args),
         Some(Command::Verify(args)) => signing::verify(args),
     }

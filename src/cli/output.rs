@@ -58,6 +58,12 @@ pub fn print_show(detail: &EventDetail, json: bool) -> io::Result<()> {
         format!("?{}", escape(&detail.query))
     };
     writeln!(out, "event      {}", detail.id)?;
+    if detail.imported {
+        writeln!(
+            out,
+            "imported   from an export (`hooklens import`), not received here"
+        )?;
+    }
     writeln!(
         out,
         "received   {}  from {}",

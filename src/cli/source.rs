@@ -235,6 +235,20 @@ impl Source {
         decode(response).await
     }
 
+    /// A POST of raw bytes (a file handed over as it is).
+    pub async fn post_bytes<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        body: Vec<u8>,
+    ) -> Result<T, Failure> {
+        let response = self
+            .api(reqwest::Method::POST, path)?
+            .body(body)
+            .send()
+            .await?;
+        decode(response).await
+    }
+
     /// A POST without a body to a route that names something (`/api/v1/targets/{name}/pause`):
     /// a name the instance does not know (404) is a usage error, as the same name would be
     /// without an instance.

@@ -5,6 +5,9 @@
 
 mod curl;
 mod har;
+mod import;
+
+pub use import::{ImportError, ImportedEvent, parse as parse_import};
 
 use crate::model::EventDetail;
 use std::io::{self, Write};

@@ -30,6 +30,9 @@ pub struct EventDetail {
     pub resend_of: Option<Ulid>,
     pub verification: Verification,
     pub deliveries: Vec<Delivery>,
+    /// Loaded by `hooklens import` from an export, not received here.
+    #[serde(default)]
+    pub imported: bool,
 }
 
 impl EventDetail {
@@ -57,6 +60,7 @@ impl EventDetail {
             resend_of: meta.resend_of,
             verification: meta.verification,
             deliveries,
+            imported: meta.imported,
         }
     }
 

@@ -36,6 +36,9 @@ pub struct EventMeta {
     /// `cookie` (a `header-secret` route's header); shown as `[redacted]` unless revealed.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub secret_headers: Vec<String>,
+    /// Loaded by `hooklens import` from someone's export, not received here.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub imported: bool,
 }
 
 /// What a signature check found, with the evidence that explains it. Never holds a secret.

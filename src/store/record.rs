@@ -8,6 +8,9 @@
 //! seq: u64 LE | format: u8 | meta length: u32 LE | meta (postcard) | body (inline format only)
 //! ```
 //!
+//! Formats 3 (body apart) and 4 (inline) are received events; 5 and 6 the same for an imported
+//! one.
+//!
 //! `seq` is the event's `event.received` log record. Schema 2 files hold JSON after `seq` (a JSON
 //! object starts with `{`, never a format byte) with the body in the `bodies` table, and JSON
 //! delivery records; they are read as they are.
@@ -34,6 +37,10 @@ pub const INLINE_BODY_MAX: usize = 3 * 1024;
 const COMPACT: u8 = 3;
 /// Compact record, body inline after the meta.
 const COMPACT_INLINE: u8 = 4;
+/// The same two, for an event loaded by `hooklens import` (the format byte is the mark, so the
+/// records of received events stay as they were).
+const IMPORTED: u8 = 5;
+const IMPORTED_INLINE: u8 = 6;
 /// The first byte of a schema-2 JSON record.
 const JSON: u8 = b'{';
 
@@ -96,7 +103,7 @@ impl<'a> Stored<'a> {
         }
     }
 
-    fn into_meta(self, id: Ulid) -> EventMeta {
+    fn into_meta(self, id: Ulid, imported: bool) -> EventMeta {
         EventMeta {
             id,
             received_at: Timestamp::from_unix_millis(self.received_at_ms),
@@ -122,6 +129,7 @@ impl<'a> Stored<'a> {
                 .into_iter()
                 .map(Cow::into_owned)
                 .collect(),
+            imported,
         }
     }
 }
@@ -347,7 +355,12 @@ pub fn encode(seq: u64, meta: &EventMeta, body: &[u8]) -> Result<(Vec<u8>, bool)
     let inline = body.len() <= INLINE_BODY_MAX;
     let mut out = Vec::with_capacity(HEADER_LEN + 256 + if inline { body.len() } else { 0 });
     out.extend_from_slice(&seq.to_le_bytes());
-    out.push(if inline { COMPACT_INLINE } else { COMPACT });
+    out.push(match (inline, meta.imported) {
+        (true, false) => COMPACT_INLINE,
+        (false, false) => COMPACT,
+        (true, true) => IMPORTED_INLINE,
+        (false, true) => IMPORTED,
+    });
     out.extend_from_slice(&[0; 4]);
     let mut out = postcard::to_extend(&Stored::of(meta), out)?;
     let meta_len = u32::try_from(out.len() - HEADER_LEN).map_err(|_| corrupt("meta too long"))?;
@@ -375,7 +388,7 @@ pub fn decode(id: Ulid, value: &[u8]) -> Result<Decoded<'_>, StoreError> {
             meta: serde_json::from_slice::<V2Event>(rest)?.into_model(),
             body: None,
         }),
-        Some(&format @ (COMPACT | COMPACT_INLINE)) => {
+        Some(&format @ (COMPACT | COMPACT_INLINE | IMPORTED | IMPORTED_INLINE)) => {
             let len = value
                 .get(SEQ_LEN + 1..HEADER_LEN)
                 .and_then(|b| b.try_into().ok())
@@ -387,9 +400,11 @@ pub fn decode(id: Ulid, value: &[u8]) -> Result<Decoded<'_>, StoreError> {
                 .filter(|&end| end <= value.len())
                 .ok_or_else(|| corrupt("event meta runs past the record"))?;
             let stored: Stored<'_> = postcard::from_bytes(&value[HEADER_LEN..end])?;
+            let imported = matches!(format, IMPORTED | IMPORTED_INLINE);
+            let inline = matches!(format, COMPACT_INLINE | IMPORTED_INLINE);
             Ok(Decoded {
-                meta: stored.into_meta(id),
-                body: (format == COMPACT_INLINE).then(|| &value[end..]),
+                meta: stored.into_meta(id, imported),
+                body: inline.then(|| &value[end..]),
             })
         }
         other => Err(corrupt(&format!("unknown event record format {other:?}"))),
@@ -438,6 +453,7 @@ impl V2Event<'_> {
             resend_of: self.resend_of,
             verification: self.verification.into_model(),
             secret_headers: self.secret_headers,
+            imported: false,
         }
     }
 }
@@ -579,6 +595,7 @@ mod tests {
                 }),
             },
             secret_headers: vec!["x-webhook-secret".into()],
+            imported: false,
         }
     }
 

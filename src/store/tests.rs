@@ -276,6 +276,7 @@ async fn a_schema_2_history_reads_as_it_was_written() {
         resend_of: None,
         verification: Verification::bare(None, Verdict::Unsigned),
         secret_headers: Vec::new(),
+        imported: false,
     };
     let old_delivery = DeliveryRecord {
         id: ulid::Ulid::from_parts(1_700_000_000_000, 8),

@@ -48,6 +48,7 @@ fn event() -> EventMeta {
             }),
         },
         secret_headers: vec!["x-webhook-secret".into()],
+        imported: false,
     }
 }
 
@@ -169,6 +170,29 @@ fn compact_event_records_of_schema_3_read_and_write_the_same_bytes() {
     assert_eq!(fixture, outside, "the event format changed");
     let back = record::decode(event().id, &fixture).unwrap();
     assert_eq!((back.meta, back.body), (event(), None));
+}
+
+#[test]
+fn imported_event_records_read_and_write_the_same_bytes() {
+    let mut imported = event();
+    imported.imported = true;
+    let (inline, _) = record::encode(9, &imported, b"{}").unwrap();
+    let (outside, _) =
+        record::encode(9, &imported, &vec![b'y'; record::INLINE_BODY_MAX + 1]).unwrap();
+    let fixture = golden(
+        "event-imported.bin",
+        &framed(&[inline.clone(), outside.clone()]),
+    );
+    assert_eq!(
+        fixture,
+        framed(&[inline, outside]),
+        "the imported event format changed"
+    );
+    let records = unframe(&fixture);
+    let back = record::decode(imported.id, records[0]).unwrap();
+    assert_eq!((back.meta, back.body), (imported.clone(), Some(&b"{}"[..])));
+    let back = record::decode(imported.id, records[1]).unwrap();
+    assert_eq!((back.meta, back.body), (imported, None));
 }
 
 #[test]

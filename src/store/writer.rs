@@ -95,6 +95,14 @@ enum Op {
     Begin(Vec<Ulid>, Timestamp, Reply<Vec<DeliveryRecord>>),
     Finish(Ulid, Box<Attempt>, Decision, Reply<()>),
     Control(Box<Control>, Reply<()>),
+    Import(Box<Import>, Reply<Vec<Ulid>>),
+}
+
+/// Events to load from an export, all in one transaction.
+#[derive(Debug)]
+struct Import {
+    events: Vec<crate::export::ImportedEvent>,
+    actor: String,
 }
 
 /// A control of a target by hand, recorded with its audit record.
@@ -121,6 +129,7 @@ impl Op {
             Op::Capture(_, r) => drop(r.send(Err(e()))),
             Op::Log(_, r) | Op::Finish(_, _, _, r) | Op::Control(_, r) => drop(r.send(Err(e()))),
             Op::Replay(_, r) | Op::Begin(_, _, r) => drop(r.send(Err(e()))),
+            Op::Import(_, r) => drop(r.send(Err(e()))),
         }
     }
 }
@@ -130,6 +139,7 @@ enum Done {
     Captured(Box<Captured>),
     Unit,
     Deliveries(Vec<DeliveryRecord>),
+    Ids(Vec<Ulid>),
     /// Refused without touching the history (the rest of the batch commits).
     Refused(StoreError),
 }
@@ -193,6 +203,21 @@ impl Writer {
             cooldown_until,
         };
         self.call(|r| Op::Control(Box::new(control), r)).await
+    }
+
+    /// Loads exported events, marked as imported, in one transaction (all of them or none):
+    /// each keeps its id when no event has it yet. Returns the ids they got. They claim no
+    /// dedupe key and go to no target; replay them to send them.
+    pub async fn import(
+        &self,
+        events: Vec<crate::export::ImportedEvent>,
+        actor: &str,
+    ) -> Result<Vec<Ulid>, StoreError> {
+        let import = Import {
+            events,
+            actor: actor.to_owned(),
+        };
+        self.call(|r| Op::Import(Box::new(import), r)).await
     }
 
     /// Records an attempt and what follows (success, failure, death or the next try).
@@ -330,6 +355,7 @@ impl WriterLoop {
                             drop(r.send(Ok(d)))
                         }
                         (Op::Replay(_, r), Done::Refused(e)) => drop(r.send(Err(e))),
+                        (Op::Import(_, r), Done::Ids(ids)) => drop(r.send(Ok(ids))),
                         (op, _) => op.fail("internal: mismatched write result"),
                     }
                 }
@@ -453,6 +479,38 @@ impl WriterLoop {
                 t.finish_attempt(*id, attempt, *decision, now)?;
                 Done::Unit
             }
+            Op::Import(import, _) => {
+                let mut ids = Vec::with_capacity(import.events.len());
+                let mut taken = std::collections::HashSet::new();
+                for event in &import.events {
+                    let proposed = event.meta.id;
+                    let free = proposed != Ulid::nil()
+                        && !taken.contains(&proposed)
+                        && !t.event_exists(proposed)?;
+                    let id = if free {
+                        // Ids keep growing from the newest one, imported or not.
+                        self.last_id = self.last_id.max(proposed);
+                        proposed
+                    } else {
+                        self.next_id()
+                    };
+                    taken.insert(id);
+                    let mut meta = event.meta.clone();
+                    meta.id = id;
+                    meta.imported = true;
+                    t.insert_event(&meta, &event.body)?;
+                    ids.push(id);
+                }
+                t.log(&Lifecycle::Audit {
+                    at: now,
+                    actor: import.actor.clone(),
+                    action: "import".into(),
+                    event_id: None,
+                    delivery_id: None,
+                    target: None,
+                })?;
+                Done::Ids(ids)
+            }
             Op::Control(control, _) => {
                 match control.action {
                     TargetControl::Pause => t.set_paused(&control.target, Some(now))?,
@@ -550,6 +608,7 @@ fn event_meta(id: Ulid, c: &Capture, duplicate_of: Option<Ulid>) -> EventMeta {
         resend_of: c.resend_of,
         verification: c.verification.clone(),
         secret_headers: c.secret_headers.clone(),
+        imported: false,
     }
 }
 
