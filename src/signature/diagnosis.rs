@@ -367,15 +367,18 @@ mod tests {
     fn stale_in_milliseconds_or_by_clock_skew() {
         let secrets = Secret::list(["whsec_c2VjcmV0"]);
         let verifier = Verifier::new(Scheme::Stripe, secrets.clone());
+        // Milliseconds read as a timestamp far in the future: Standard Webhooks refuses it
+        // (Stripe's libraries accept any future timestamp, so Stripe does here too).
+        let two_sided = Verifier::new(Scheme::StandardWebhooks, secrets.clone());
         let millis = headers(sign(
-            &Scheme::Stripe,
+            &Scheme::StandardWebhooks,
             &secrets,
             b"{}",
             NOW * 1000 + 123,
-            None,
+            Some("msg_1"),
             None,
         ));
-        let v = verifier.verify(&millis, b"{}", now());
+        let v = two_sided.verify(&millis, b"{}", now());
         assert_eq!(v.verdict, Verdict::Stale);
         assert_eq!(code(&v), Some("timestamp_millis"));
         assert!(v.diagnosis.unwrap().message.contains("1700000000123"));
@@ -394,14 +397,14 @@ mod tests {
         assert!(message.contains("600 s (about 10 min) ago"), "{message}");
 
         let ahead = headers(sign(
-            &Scheme::Stripe,
+            &Scheme::StandardWebhooks,
             &secrets,
             b"{}",
             NOW + 4000,
-            None,
+            Some("msg_1"),
             None,
         ));
-        let v = verifier.verify(&ahead, b"{}", now());
+        let v = two_sided.verify(&ahead, b"{}", now());
         assert_eq!(v.skew_secs, Some(-4000));
         let message = v.diagnosis.unwrap().message;
         assert!(message.contains("in the future"), "{message}");

@@ -90,6 +90,17 @@ pub const SCHEME_HEADERS: &[&str] = &[
 ];
 
 impl Scheme {
+    /// Whether a signature made `skew` seconds before it was received (negative: in the future)
+    /// is refused, the way the provider's own library decides: Stripe's refuses only timestamps
+    /// older than the tolerance (a clock ahead of ours is accepted); Standard Webhooks', Slack's
+    /// and the generic scheme refuse both directions.
+    pub fn outside_tolerance(&self, skew: i64, tolerance: i64) -> bool {
+        match self {
+            Scheme::Stripe => skew > tolerance,
+            _ => skew.unsigned_abs() > tolerance.unsigned_abs(),
+        }
+    }
+
     /// The headers this scheme reads beyond [`SCHEME_HEADERS`]: a `header-secret` route's
     /// secret header, the generic scheme's signature and timestamp headers.
     pub fn own_headers(&self) -> Vec<&str> {

@@ -132,6 +132,27 @@ mod tests {
         assert_eq!(verify(&mixed).verdict, Verdict::Verified);
     }
 
+    /// stripe-node's `validateComputedSignature` (and stripe-python's `verify_header`) refuse
+    /// only `timestamp < now - tolerance`: a sender's clock ahead of ours is accepted.
+    #[test]
+    fn the_tolerance_is_one_sided_as_in_stripes_libraries() {
+        let headers = [Header::new("stripe-signature", HEADER)];
+        let verifier = Verifier::new(Scheme::Stripe, Secret::list([SECRET]));
+        let future = verifier.verify(&headers, BODY, at(1_700_000_000 - 600));
+        assert_eq!((future.verdict, future.skew_secs), (Verdict::Verified, Some(-600)));
+        let old = verifier.verify(&headers, BODY, at(1_700_000_000 + 301));
+        assert_eq!(old.verdict, Verdict::Stale);
+        assert_eq!(
+            verifier.verify(&headers, BODY, at(1_700_000_300)).verdict,
+            Verdict::Verified,
+            "exactly the tolerance is still accepted"
+        );
+        // Standard Webhooks refuses both directions.
+        let sw = Scheme::StandardWebhooks;
+        assert!(sw.outside_tolerance(-301, 300) && sw.outside_tolerance(301, 300));
+        assert!(!Scheme::Stripe.outside_tolerance(-100_000, 300));
+    }
+
     #[test]
     fn malformed_headers() {
         for bad in [

@@ -119,7 +119,7 @@ impl Verifier {
         v.secret = Some(secret.label.clone());
         v.verdict = Verdict::Verified;
         if let (Some(sent), Some(skew)) = (&parsed.timestamp, v.skew_secs)
-            && skew.unsigned_abs() > self.tolerance_secs.unsigned_abs()
+            && self.scheme().outside_tolerance(skew, self.tolerance_secs)
         {
             v.verdict = Verdict::Stale;
             v.diagnosis = Some(diagnosis::stale(sent, now, skew, self.tolerance_secs));
