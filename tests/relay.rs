@@ -315,6 +315,43 @@ async fn zentra_re_signing_keeps_one_delivery_id_across_retries() {
     h.stop().await;
 }
 
+/// The wire id is the sender's own id when it has one, re-signed or not (a consumer that dedupes
+/// on it keeps working through hooklens), the same across retries; a replay gets a new one.
+#[tokio::test]
+async fn a_re_signed_delivery_carries_the_senders_own_id_and_a_replay_a_new_one() {
+    let consumer = Consumer::start(vec![Reply::status(503), Reply::status(200)]).await;
+    let extra = "[targets.sign]\nscheme = \"zentra\"\nsecrets = [\"z-secret\"]\n";
+    let h = Harness::start(&config(&consumer.url("/in"), extra)).await;
+    // A Zentra sender's own delivery id (the route reads it without verifying).
+    let sender = vec![
+        ("X-Zentra-Event".to_owned(), "ticket.created".to_owned()),
+        ("X-Zentra-Delivery-Id".to_owned(), "dlv_sender_7".to_owned()),
+        ("X-Zentra-Signature".to_owned(), "00".to_owned()),
+    ];
+    let (_, answer) = post(&h, "/hooks", br#"{"ticket":1}"#, &sender).await;
+    let got = consumer.wait_for(2, Duration::from_secs(10)).await;
+    for r in &got {
+        assert_eq!(r.header("x-zentra-delivery-id"), Some("dlv_sender_7"));
+    }
+    let id = id_of(&answer);
+    settled(&h, &id, Duration::from_secs(5)).await;
+    let response = h
+        .http
+        .post(h.api_url(&format!("/api/v1/events/{id}/replay")))
+        .bearer_auth(&h.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let got = consumer.wait_for(3, Duration::from_secs(10)).await;
+    let replayed = got[2].header("x-zentra-delivery-id").unwrap();
+    assert_ne!(
+        replayed, "dlv_sender_7",
+        "a replay is a new delivery, with a new id"
+    );
+    h.stop().await;
+}
+
 /// Deliveries start two ways — at capture, when the target has a free slot, or from the outbox
 /// — and both share one concurrency limit.
 #[tokio::test]

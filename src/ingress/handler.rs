@@ -3,7 +3,7 @@
 use super::budget::Reservation;
 use super::error::{IngressError, json_response};
 use super::server::Ctx;
-use crate::config::{Dedupe, Respond, SignScheme};
+use crate::config::{Dedupe, Respond};
 use crate::live::{Inspection, Live};
 use crate::model::{Header, Timestamp, Verdict, now};
 use crate::relay::{Answer, Claim, ProxyError};
@@ -203,6 +203,13 @@ async fn capture(
     let reject = route.route.is_some_and(|r| r.reject_invalid)
         && inspection.verification.verdict.is_invalid();
     // A refused event is recorded as evidence but goes nowhere.
+    // The id a consumer dedupes on is the sender's own when it has one (so a consumer that
+    // dedupes on `X-GitHub-Delivery` or `webhook-id` keeps working through hooklens, re-signed
+    // or not), else the delivery's; one a header cannot carry falls back to the delivery's.
+    let wire_id = inspection
+        .dedupe_key
+        .clone()
+        .filter(|k| crate::signature::header_safe(k));
     let mut targets = if reject {
         Vec::new()
     } else {
@@ -212,10 +219,7 @@ async fn capture(
             .filter(|t| crate::live::accepts(&t.events, inspection.event_type.as_deref()))
             .map(|t| CaptureTarget {
                 name: t.name.clone(),
-                wire_id: match t.sign.scheme {
-                    SignScheme::Passthrough => inspection.dedupe_key.clone(),
-                    SignScheme::Resign(_) => None,
-                },
+                wire_id: wire_id.clone(),
                 claimed: false,
             })
             .collect::<Vec<_>>()

@@ -373,7 +373,7 @@ pub fn try_sign(
 }
 
 /// Visible ASCII, spaces and tabs, and any non-ASCII UTF-8: what an HTTP client accepts.
-fn header_safe(v: &str) -> bool {
+pub fn header_safe(v: &str) -> bool {
     v.bytes().all(|b| b == b'\t' || b >= 0x20 && b != 0x7f)
 }
 

@@ -139,7 +139,10 @@ mod tests {
         let headers = [Header::new("stripe-signature", HEADER)];
         let verifier = Verifier::new(Scheme::Stripe, Secret::list([SECRET]));
         let future = verifier.verify(&headers, BODY, at(1_700_000_000 - 600));
-        assert_eq!((future.verdict, future.skew_secs), (Verdict::Verified, Some(-600)));
+        assert_eq!(
+            (future.verdict, future.skew_secs),
+            (Verdict::Verified, Some(-600))
+        );
         let old = verifier.verify(&headers, BODY, at(1_700_000_000 + 301));
         assert_eq!(old.verdict, Verdict::Stale);
         assert_eq!(

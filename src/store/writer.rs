@@ -55,8 +55,8 @@ pub struct Capture {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CaptureTarget {
     pub name: String,
-    /// The id the consumer will see, when it is the sender's (a passed-through delivery);
-    /// `None`: the delivery's own id.
+    /// The id the consumer will see, when it is the sender's own (its dedupe key, passed
+    /// through or re-signed); `None`: the delivery's own id.
     pub wire_id: Option<String>,
     /// The receiver holds a concurrency slot of this target and sends the first attempt itself
     /// once the event is on disk: the delivery is marked in flight in this same transaction.
