@@ -370,3 +370,46 @@ async fn a_request_without_host_is_400_and_connect_is_405() {
     assert_eq!(items[0]["path"], "/old");
     h.stop().await;
 }
+
+/// Slack's Request URL check: a verified `url_verification` request is answered with its
+/// challenge, even on a `proxy` route; an unverified one never is (no echo for anyone's text).
+#[tokio::test]
+async fn a_verified_slack_url_verification_is_answered_with_its_challenge() {
+    let config = r#"
+[[routes]]
+name = "slack"
+path = "/slack"
+respond = "proxy"
+targets = ["app"]
+[routes.verify]
+scheme = "slack"
+secrets = ["slack-signing-secret"]
+
+[[targets]]
+name = "app"
+url = "http://127.0.0.1:9/"
+"#;
+    let h = Harness::start(config).await;
+    let body = br#"{"token":"t","challenge":"3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P","type":"url_verification"}"#;
+    let secrets = hooklens::signature::Secret::list(["slack-signing-secret"]);
+    let now = hooklens::model::now().unix_secs();
+    let signed = hooklens::signature::sign(
+        &hooklens::signature::Scheme::Slack,
+        &secrets,
+        body,
+        now,
+        None,
+        None,
+    );
+    let (status, answer) = h.post_with("/slack", body, &signed).await;
+    assert_eq!(status, 200, "{answer}");
+    let answer: serde_json::Value = serde_json::from_str(&answer).unwrap();
+    assert_eq!(
+        answer,
+        serde_json::json!({ "challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P" })
+    );
+    // Unsigned: recorded, not answered with the challenge (the proxy to a dead target: 502).
+    let (status, answer) = h.post_with("/slack", body, &[]).await;
+    assert!(!answer.contains("3eZbrw1a"), "{status} {answer}");
+    h.stop().await;
+}

@@ -224,7 +224,10 @@ async fn capture(
             })
             .collect::<Vec<_>>()
     };
-    let proxy = !targets.is_empty() && route.route.is_some_and(|r| r.respond == Respond::Proxy);
+    let challenge = slack_challenge(&live, route.name(), &inspection, &body);
+    let proxy = challenge.is_none()
+        && !targets.is_empty()
+        && route.route.is_some_and(|r| r.respond == Respond::Proxy);
     // Targets with a free slot get their first attempt the moment the event is on disk (the
     // proxied one is made below, by this request itself).
     let claims: Vec<Option<Claim>> = targets
@@ -281,11 +284,20 @@ async fn capture(
         return Ok(json_response(StatusCode::UNAUTHORIZED, &body));
     }
     let event = Arc::new(captured.event);
-    for (claim, record) in claims.into_iter().zip(&captured.deliveries) {
-        if let Some(claim) = claim {
-            let (record, event, body) = (record.clone(), event.clone(), body.clone());
-            ctx.relay.dispatch(&live.config, claim, record, event, body);
-        }
+    dispatch_claimed(
+        &ctx,
+        &live,
+        claims,
+        &captured.deliveries,
+        event.clone(),
+        body.clone(),
+    );
+    if let Some(challenge) = challenge {
+        // Slack accepts hooklens as its Request URL only if it hears the challenge back.
+        return Ok(json_response(
+            StatusCode::OK,
+            &serde_json::json!({ "challenge": challenge }),
+        ));
     }
     if let Some(first) = captured.deliveries.first()
         && first.proxy
@@ -298,6 +310,44 @@ async fn capture(
         StatusCode::OK,
         &serde_json::json!({ "event_id": event_id }),
     ))
+}
+
+/// A Slack Request URL check (`{"type": "url_verification", "challenge": ...}`) on a route that
+/// verifies Slack signatures: its challenge, to be answered whatever the route's `respond`. Only
+/// a verified one — answering an unverified one would echo anyone's text back as Slack's.
+fn slack_challenge(
+    live: &Live,
+    route: &str,
+    inspection: &Inspection,
+    body: &[u8],
+) -> Option<String> {
+    let slack = live
+        .verifier(route)
+        .is_some_and(|v| v.scheme().name() == "slack");
+    if !slack || inspection.verification.verdict != Verdict::Verified {
+        return None;
+    }
+    let json: serde_json::Value = serde_json::from_slice(body).ok()?;
+    (json["type"] == "url_verification")
+        .then(|| json["challenge"].as_str().map(str::to_owned))
+        .flatten()
+}
+
+/// Hands the deliveries whose slot was claimed at capture to the relay.
+fn dispatch_claimed(
+    ctx: &Ctx,
+    live: &Live,
+    claims: Vec<Option<Claim>>,
+    deliveries: &[crate::model::DeliveryRecord],
+    event: Arc<crate::model::EventMeta>,
+    body: Bytes,
+) {
+    for (claim, record) in claims.into_iter().zip(deliveries) {
+        if let Some(claim) = claim {
+            let (record, event, body) = (record.clone(), event.clone(), body.clone());
+            ctx.relay.dispatch(&live.config, claim, record, event, body);
+        }
+    }
 }
 
 /// Checks the signature and hashes the body; on a blocking thread when the body is large.
