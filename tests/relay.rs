@@ -685,3 +685,46 @@ events = ["push", "pull_request.*"]
     assert_eq!(states, ["none", "none", "succeeded"]);
     h.stop().await;
 }
+
+/// A sender that used Svix's `svix-*` headers: re-signed, the consumer gets fresh headers in
+/// both families (never the sender's stale ones, which svix's library would prefer), and each
+/// family verifies on its own.
+#[tokio::test]
+async fn re_signing_writes_fresh_headers_in_the_senders_family_too() {
+    const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    let consumer = Consumer::start(vec![]).await;
+    let extra =
+        format!("[targets.sign]\nscheme = \"standard-webhooks\"\nsecrets = [\"{SECRET}\"]\n");
+    let h = Harness::start(&config(&consumer.url("/in"), &extra)).await;
+    let sender = [
+        ("svix-id", "msg_sender"),
+        ("svix-timestamp", "1600000000"),
+        ("svix-signature", "v1,c3RhbGU="),
+    ]
+    .map(|(n, v)| (n.to_owned(), v.to_owned()));
+    post(&h, "/hooks", br#"{"type":"invoice.paid"}"#, &sender).await;
+    let got = consumer.wait_for(1, Duration::from_secs(10)).await;
+    let r = &got[0];
+    for family in ["webhook", "svix"] {
+        let id = r.header(&format!("{family}-id")).unwrap();
+        assert_eq!(id, "msg_sender", "the sender's own id is the wire id");
+        assert_ne!(r.header(&format!("{family}-timestamp")), Some("1600000000"));
+        assert_ne!(
+            r.header(&format!("{family}-signature")),
+            Some("v1,c3RhbGU=")
+        );
+        let headers: Vec<Header> = r
+            .headers
+            .iter()
+            .filter(|(n, _)| n.as_str().starts_with(family))
+            .map(|(n, v)| Header::new(n.as_str(), v.as_bytes()))
+            .collect();
+        let v = Verifier::new(Scheme::StandardWebhooks, Secret::list([SECRET])).verify(
+            &headers,
+            &r.body,
+            now(),
+        );
+        assert_eq!(v.verdict.as_str(), "verified", "{family}-* alone");
+    }
+    h.stop().await;
+}

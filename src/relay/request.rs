@@ -80,6 +80,7 @@ pub fn build(
         );
         match fresh {
             Ok(fresh) => {
+                let fresh = in_senders_families(fresh, &original);
                 let kept =
                     without_sender_credentials(original.clone(), event, route_scheme, scheme);
                 (signed(kept, fresh), Some(note), None)
@@ -184,6 +185,26 @@ fn without_sender_credentials(
 }
 
 /// The kept headers, without any the fresh signature replaces, then the fresh ones.
+/// The fresh headers, and again in the sender's other header family where it used one (Svix's
+/// `svix-*` beside `webhook-*`, Shopify's newer `shopify-*` beside `X-Shopify-*`), so both the
+/// provider's newest library and an older one verify.
+fn in_senders_families(fresh: Vec<(String, String)>, sender: &[Header]) -> Vec<(String, String)> {
+    let used = |prefix: &str| sender.iter().any(|h| h.name.starts_with(prefix));
+    let mut out = fresh.clone();
+    for (name, value) in fresh {
+        let lower = name.to_ascii_lowercase();
+        let other = if let Some(rest) = lower.strip_prefix("webhook-") {
+            used("svix-").then(|| format!("svix-{rest}"))
+        } else if let Some(rest) = lower.strip_prefix("x-shopify-") {
+            used("shopify-").then(|| format!("shopify-{rest}"))
+        } else {
+            None
+        };
+        out.extend(other.map(|n| (n, value)));
+    }
+    out
+}
+
 fn signed(kept: Vec<Header>, fresh: Vec<(String, String)>) -> Vec<Header> {
     let mut headers: Vec<Header> = kept
         .into_iter()
