@@ -17,5 +17,5 @@ pub mod relay;
 pub mod replay;
 pub mod signature;
 pub mod store;
-pub mod tui;
 pub mod text;
+pub mod tui;

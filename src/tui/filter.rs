@@ -76,7 +76,10 @@ impl Filter {
                 Some(rest) => (true, rest, start + 1),
                 None => (false, word, start),
             };
-            let err = |at: usize, message: String| FilterError { column: at, message };
+            let err = |at: usize, message: String| FilterError {
+                column: at,
+                message,
+            };
             if body.is_empty() {
                 return Err(err(start, "a lone \"-\" negates nothing".into()));
             }

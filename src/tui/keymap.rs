@@ -131,7 +131,8 @@ impl Key {
         if event.kind != KeyEventKind::Press {
             return None;
         }
-        let mut mods = event.modifiers & (KeyModifiers::CONTROL | KeyModifiers::ALT | KeyModifiers::SHIFT);
+        let mut mods =
+            event.modifiers & (KeyModifiers::CONTROL | KeyModifiers::ALT | KeyModifiers::SHIFT);
         let code = match event.code {
             KeyCode::Char(c) => {
                 mods.remove(KeyModifiers::SHIFT);
@@ -200,10 +201,16 @@ impl Key {
                 "backspace" => KeyCode::Backspace,
                 "delete" | "del" => KeyCode::Delete,
                 "insert" | "ins" => KeyCode::Insert,
-                f if f.starts_with('f') && f[1..].parse::<u8>().is_ok_and(|n| (1..=24).contains(&n)) => {
+                f if f.starts_with('f')
+                    && f[1..].parse::<u8>().is_ok_and(|n| (1..=24).contains(&n)) =>
+                {
                     KeyCode::F(f[1..].parse().unwrap_or(1))
                 }
-                _ => return Err(format!("\"{s}\" is not a key (e.g. \"j\", \"ctrl-d\", \"pgdn\", \"f12\")")),
+                _ => {
+                    return Err(format!(
+                        "\"{s}\" is not a key (e.g. \"j\", \"ctrl-d\", \"pgdn\", \"f12\")"
+                    ));
+                }
             },
         };
         let key = Key { code, mods };
@@ -211,7 +218,9 @@ impl Key {
         if mods == KeyModifiers::CONTROL
             && matches!(code, KeyCode::Char('m' | 'i' | 'h' | 'j' | '['))
         {
-            return Err(format!("\"{s}\" cannot be told apart from Enter/Tab/Backspace/Esc by a terminal"));
+            return Err(format!(
+                "\"{s}\" cannot be told apart from Enter/Tab/Backspace/Esc by a terminal"
+            ));
         }
         Ok(key)
     }
@@ -254,10 +263,30 @@ use Context::{Detail, Global, List, Targets};
 /// The default bindings: contexts, action, keys, help.
 #[allow(clippy::type_complexity)]
 const DEFAULTS: &[(&[Context], Action, &[&str], &str)] = &[
-    (&[List, Detail, Targets], Action::Down, &["j", "down"], "move down"),
-    (&[List, Detail, Targets], Action::Up, &["k", "up"], "move up"),
-    (&[List, Detail], Action::PageDown, &["pgdn", "ctrl-d"], "page down"),
-    (&[List, Detail], Action::PageUp, &["pgup", "ctrl-u"], "page up"),
+    (
+        &[List, Detail, Targets],
+        Action::Down,
+        &["j", "down"],
+        "move down",
+    ),
+    (
+        &[List, Detail, Targets],
+        Action::Up,
+        &["k", "up"],
+        "move up",
+    ),
+    (
+        &[List, Detail],
+        Action::PageDown,
+        &["pgdn", "ctrl-d"],
+        "page down",
+    ),
+    (
+        &[List, Detail],
+        Action::PageUp,
+        &["pgup", "ctrl-u"],
+        "page up",
+    ),
     (&[List], Action::First, &["g", "home"], "oldest"),
     (&[List], Action::Newest, &["G", "end"], "newest (follow on)"),
     (&[List], Action::Open, &["enter"], "open the detail"),
@@ -301,7 +330,9 @@ pub struct KeyError {
 
 impl Default for Keymap {
     fn default() -> Self {
-        Keymap::with_overrides(&BTreeMap::new()).unwrap_or_else(|_| Keymap { bindings: Vec::new() })
+        Keymap::with_overrides(&BTreeMap::new()).unwrap_or_else(|_| Keymap {
+            bindings: Vec::new(),
+        })
     }
 }
 
@@ -422,12 +453,25 @@ mod tests {
     fn defaults_resolve_by_context() {
         let k = Keymap::default();
         assert_eq!(k.action(Context::List, Key::ch('j')), Some(Action::Down));
-        assert_eq!(k.action(Context::List, Key::ctrl('d')), Some(Action::PageDown));
-        assert_eq!(k.action(Context::Detail, Key::ch('3')), Some(Action::Tab(3)));
-        assert_eq!(k.action(Context::Targets, Key::ch('P')), Some(Action::Probe));
+        assert_eq!(
+            k.action(Context::List, Key::ctrl('d')),
+            Some(Action::PageDown)
+        );
+        assert_eq!(
+            k.action(Context::Detail, Key::ch('3')),
+            Some(Action::Tab(3))
+        );
+        assert_eq!(
+            k.action(Context::Targets, Key::ch('P')),
+            Some(Action::Probe)
+        );
         assert_eq!(k.action(Context::List, Key::ch('p')), None);
         assert_eq!(k.action(Context::Detail, Key::ch('q')), Some(Action::Quit));
-        assert_eq!(k.action(Context::List, Key::ch('r')), None, "replay is not bound yet");
+        assert_eq!(
+            k.action(Context::List, Key::ch('r')),
+            None,
+            "replay is not bound yet"
+        );
     }
 
     #[test]

@@ -174,12 +174,16 @@ fn sigterm() -> Box<dyn SignalLike> {
 }
 
 trait SignalLike: Send {
-    fn recv(&mut self) -> std::pin::Pin<Box<dyn std::future::Future<Output = Option<()>> + Send + '_>>;
+    fn recv(
+        &mut self,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Option<()>> + Send + '_>>;
 }
 
 #[cfg(unix)]
 impl SignalLike for tokio::signal::unix::Signal {
-    fn recv(&mut self) -> std::pin::Pin<Box<dyn std::future::Future<Output = Option<()>> + Send + '_>> {
+    fn recv(
+        &mut self,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Option<()>> + Send + '_>> {
         Box::pin(tokio::signal::unix::Signal::recv(self))
     }
 }
@@ -187,7 +191,9 @@ impl SignalLike for tokio::signal::unix::Signal {
 struct Never;
 
 impl SignalLike for Never {
-    fn recv(&mut self) -> std::pin::Pin<Box<dyn std::future::Future<Output = Option<()>> + Send + '_>> {
+    fn recv(
+        &mut self,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Option<()>> + Send + '_>> {
         Box::pin(std::future::pending())
     }
 }
@@ -298,10 +304,9 @@ fn spawn_effect(instance: &Instance, effect: Effect, tx: mpsc::UnboundedSender<M
                         action.as_str(),
                         report.state.as_str()
                     ))),
-                    Err(error) => Msg::Controlled(Err(format!(
-                        "{} {shown}: {error}",
-                        action.as_str()
-                    ))),
+                    Err(error) => {
+                        Msg::Controlled(Err(format!("{} {shown}: {error}", action.as_str())))
+                    }
                 }
             }
         };
@@ -319,5 +324,7 @@ fn read_detail(
         return Ok(None);
     };
     let deliveries = store.event_deliveries(id)?;
-    Ok(Some(crate::model::EventDetail::new(meta, &body, deliveries, false)))
+    Ok(Some(crate::model::EventDetail::new(
+        meta, &body, deliveries, false,
+    )))
 }

@@ -26,7 +26,10 @@ pub struct LogFact {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Place {
     /// Replace the rows; keep the selected event when it is still there, else the row index.
-    Replace { keep: Option<Ulid>, select_last: bool },
+    Replace {
+        keep: Option<Ulid>,
+        select_last: bool,
+    },
     /// Older rows after the last (a continuation).
     Append,
     /// Newer rows (oldest first in the scan) above the first.
@@ -160,9 +163,11 @@ pub fn start(state: &mut State) -> Vec<Effect> {
 
 fn health_moving(state: &State) -> bool {
     let now = state.now;
-    state.targets.reports.iter().any(|r| {
-        r.in_flight > 0 || r.queued > 0 || r.circuit_open_until.is_some_and(|u| u > now)
-    })
+    state
+        .targets
+        .reports
+        .iter()
+        .any(|r| r.in_flight > 0 || r.queued > 0 || r.circuit_open_until.is_some_and(|u| u > now))
 }
 
 fn read_health(state: &mut State) -> Vec<Effect> {
@@ -580,7 +585,13 @@ fn on_window(
     let budget_ran_out = scan.resume.is_some() && !scan.full;
     match place {
         Place::Replace { keep, select_last } => {
-            let id = keep.or_else(|| if list.follow { None } else { list.selected_id() });
+            let id = keep.or_else(|| {
+                if list.follow {
+                    None
+                } else {
+                    list.selected_id()
+                }
+            });
             list.rows = rows;
             if direction == Direction::Older {
                 list.has_older = scan.resume.is_some();

@@ -43,6 +43,8 @@ pub fn render(state: &State, now: Timestamp, theme: Theme, frame: &mut Frame, ar
                 format!("[{}]", t.name()),
                 theme.bold().add_modifier(Modifier::UNDERLINED),
             )
+        } else if inner.width >= 50 {
+            Span::raw(format!(" {} ", t.name()))
         } else {
             Span::raw(format!(" {}{} ", i + 1, &t.name()[..t.name().len().min(3)]))
         };
@@ -232,7 +234,10 @@ fn request(
         (m, _) => m.name(),
     };
     head.push(Line::styled(
-        format!(" ── body {} B · {shown} (m: auto/raw/hex) ──", grouped(v.body.len() as u64)),
+        format!(
+            " ── body {} B · {shown} (m: auto/raw/hex) ──",
+            grouped(v.body.len() as u64)
+        ),
         theme.dim(),
     ));
     // Only the lines that show are made.
@@ -356,7 +361,11 @@ fn deliveries(
                 .map_or(String::new(), |n| format!("  {}", esc(n)));
             let marker = if n == selected { "▶" } else { " " };
             let mut line = Line::from(vec![
-                Span::raw(format!(" {marker} #{:<2} +{:<7} ", a.n, span_of(a.started_at.unix_millis() - first))),
+                Span::raw(format!(
+                    " {marker} #{:<2} +{:<7} ",
+                    a.n,
+                    span_of(a.started_at.unix_millis() - first)
+                )),
                 Span::styled(
                     format!("{} {outcome:<16}", if ok { "✓" } else { "✗" }),
                     theme.fg(if ok { Color::Green } else { Color::Red }),
@@ -372,7 +381,10 @@ fn deliveries(
         }
     }
     if let Some(a) = chosen {
-        lines.push(Line::styled(format!(" ── response of attempt #{} ──", a.n), theme.dim()));
+        lines.push(Line::styled(
+            format!(" ── response of attempt #{} ──", a.n),
+            theme.dim(),
+        ));
         for h in &a.response_headers {
             lines.push(Line::from(vec![
                 Span::styled(format!(" {}: ", esc(&h.name)), theme.fg(Color::Cyan)),

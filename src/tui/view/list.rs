@@ -76,7 +76,11 @@ pub fn render(state: &State, now: Timestamp, theme: Theme, frame: &mut Frame, ar
     }
     let w = inner.width as usize;
     let narrow = w < 60;
-    let type_w = if narrow { 0 } else { (w.saturating_sub(44) / 3).max(6) };
+    let type_w = if narrow {
+        0
+    } else {
+        (w.saturating_sub(36) * 2 / 5).max(6)
+    };
     let path_w = w.saturating_sub(if narrow { 28 } else { 36 + type_w });
     let mut lines = vec![Line::styled(
         fit(

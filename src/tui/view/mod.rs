@@ -116,7 +116,6 @@ pub fn render(state: &State, now: Timestamp, theme: Theme, frame: &mut Frame) {
     if area.height < 5 {
         return;
     }
-    filter_line(state, theme, frame, a.filter);
     if let Some(r) = a.list {
         list::render(state, now, theme, frame, r);
     }
@@ -126,6 +125,8 @@ pub fn render(state: &State, now: Timestamp, theme: Theme, frame: &mut Frame) {
     if let Some(r) = a.targets {
         targets::render(state, now, theme, frame, r);
     }
+    // After the list: a filter error draws its caret line over the list's top border.
+    filter_line(state, theme, frame, a.filter);
     hints(state, theme, frame, a.hints);
     let feedback = state.feedback.as_deref().unwrap_or("");
     frame.render_widget(
@@ -141,7 +142,11 @@ fn status_bar(state: &State, theme: Theme, frame: &mut Frame, area: Rect) {
     let sep = Span::styled(" │ ", theme.dim());
     let mut spans = vec![
         Span::styled(" hooklens ", theme.bold()),
-        Span::raw(format!(" recv {}  api {}", state.info.receiver, state.info.api)),
+        Span::raw(format!(
+            " recv {}  api {}",
+            state.info.receiver,
+            short_api(state)
+        )),
         sep.clone(),
         Span::raw(format!("{:.0} ev/s", state.rate())),
         sep.clone(),
@@ -176,6 +181,17 @@ fn status_bar(state: &State, theme: Theme, frame: &mut Frame, area: Rect) {
     spans.push(sep);
     spans.push(Span::raw(format!("{help} help")));
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+/// The API address without the host when it is the receiver's (`:8990`).
+fn short_api(state: &State) -> &str {
+    let host = |a: &str| a.rsplit_once(':').map(|(h, _)| h.len());
+    match (host(&state.info.receiver), host(&state.info.api)) {
+        (Some(r), Some(a)) if state.info.receiver[..r] == state.info.api[..a] => {
+            &state.info.api[a..]
+        }
+        _ => &state.info.api,
+    }
 }
 
 fn filter_line(state: &State, theme: Theme, frame: &mut Frame, area: Rect) {
@@ -226,7 +242,12 @@ fn filter_line(state: &State, theme: Theme, frame: &mut Frame, area: Rect) {
 fn hints(state: &State, theme: Theme, frame: &mut Frame, area: Rect) {
     let context = state.context();
     let wanted: &[Action] = match state.focus {
-        Focus::List => &[Action::Open, Action::Filter, Action::Follow, Action::FocusTargets],
+        Focus::List => &[
+            Action::Open,
+            Action::Filter,
+            Action::Follow,
+            Action::FocusTargets,
+        ],
         Focus::Detail => &[Action::NextTab, Action::BodyMode, Action::Back],
         Focus::Targets => &[Action::Pause, Action::Probe, Action::FocusTargets],
     };
@@ -269,10 +290,22 @@ fn help(state: &State, theme: Theme, frame: &mut Frame, area: Rect) {
         })
         .collect();
     lines.push(Line::raw(""));
-    lines.push(Line::styled(" Filter: words  verdict: route: method: type: state:", theme.dim()));
-    lines.push(Line::styled(" -term negates · a|b either · Esc clears", theme.dim()));
-    lines.push(Line::styled(" Legend: ✓ verified ✗ failed ? unsigned · none", theme.dim()));
-    lines.push(Line::styled("         ● healthy ◐ degraded ○ down ‖ paused", theme.dim()));
+    lines.push(Line::styled(
+        " Filter: words  verdict: route: method: type: state:",
+        theme.dim(),
+    ));
+    lines.push(Line::styled(
+        " -term negates · a|b either · Esc clears",
+        theme.dim(),
+    ));
+    lines.push(Line::styled(
+        " Legend: ✓ verified ✗ failed ? unsigned · none",
+        theme.dim(),
+    ));
+    lines.push(Line::styled(
+        "         ● healthy ◐ degraded ○ down ‖ paused",
+        theme.dim(),
+    ));
     frame.render_widget(Clear, r);
     frame.render_widget(
         Paragraph::new(lines).block(

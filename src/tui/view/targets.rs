@@ -40,7 +40,9 @@ pub fn render(state: &State, now: Timestamp, theme: Theme, frame: &mut Frame, ar
         theme.bold(),
     )];
     if state.targets.reports.is_empty() {
-        lines.push(Line::raw("  no targets configured (--forward URL adds one)"));
+        lines.push(Line::raw(
+            "  no targets configured (--forward URL adds one)",
+        ));
     }
     for (i, r) in state.targets.reports.iter().enumerate() {
         let (glyph, colour) = state_badge(r.state);
@@ -52,9 +54,7 @@ pub fn render(state: &State, now: Timestamp, theme: Theme, frame: &mut Frame, ar
             "held".to_owned()
         } else {
             match r.circuit_open_until {
-                Some(until) if until > now => {
-                    span_of(until.unix_millis() - now.unix_millis())
-                }
+                Some(until) if until > now => span_of(until.unix_millis() - now.unix_millis()),
                 _ => "—".to_owned(),
             }
         };
