@@ -216,7 +216,7 @@ async fn follow_log(store: crate::store::Store, tx: mpsc::UnboundedSender<Msg>) 
             let done = batch.next == seq;
             seq = batch.next;
             facts.extend(batch.records.iter().filter_map(|r| fact(&r.json)));
-            if done || batch.records.is_empty() && done {
+            if done {
                 break;
             }
         }

@@ -237,13 +237,14 @@ fn on_key(state: &mut State, key: Key) -> Vec<Effect> {
     let Some(action) = state.keymap.action(state.context(), key) else {
         if state.help && key.code == KeyCode::Esc {
             state.help = false;
-        } else if state.focus == Focus::List && key.code == KeyCode::Esc {
-            if !state.filter.applied.is_empty() {
-                state.filter.applied = Filter::default();
-                state.filter.error = None;
-                state.feedback = Some("filter cleared".into());
-                return reload_for_filter(state);
-            }
+        } else if state.focus == Focus::List
+            && key.code == KeyCode::Esc
+            && !state.filter.applied.is_empty()
+        {
+            state.filter.applied = Filter::default();
+            state.filter.error = None;
+            state.feedback = Some("filter cleared".into());
+            return reload_for_filter(state);
         }
         return Vec::new();
     };
