@@ -506,3 +506,34 @@ mod tests {
         assert_eq!(k.action(Context::List, Key::ch('R')), None);
     }
 }
+
+#[cfg(test)]
+mod config_tests {
+    use crate::config::{ConfigError, parse};
+    use std::path::Path;
+
+    fn key_of(toml: &str) -> Option<String> {
+        match parse(toml, Path::new("hooklens.toml")) {
+            Err(ConfigError::Invalid { key, .. }) => Some(key),
+            Err(other) => panic!("{other}"),
+            Ok(_) => None,
+        }
+    }
+
+    #[test]
+    fn a_bad_key_binding_is_a_config_error_naming_its_key() {
+        assert_eq!(
+            key_of("[keys]\njump = \"x\"\n").as_deref(),
+            Some("keys.jump")
+        );
+        assert_eq!(
+            key_of("[keys]\nhelp = \"hyper-x\"\n").as_deref(),
+            Some("keys.help")
+        );
+        assert_eq!(
+            key_of("[keys]\nfollow = \"j\"\n").as_deref(),
+            Some("keys.follow")
+        );
+        assert_eq!(key_of("[keys]\nfollow = \"ctrl-f\"\n"), None);
+    }
+}

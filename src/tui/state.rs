@@ -172,6 +172,8 @@ pub struct Status {
     /// Arrival times (ms) of recent events, for the rate.
     pub arrivals: VecDeque<i64>,
     pub config: ConfigState,
+    /// Events arrived (or were pruned) since the count was read.
+    pub count_stale: bool,
 }
 
 /// The whole interface: its parts and the facts every view needs.

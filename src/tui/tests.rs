@@ -496,3 +496,19 @@ fn the_colour_is_never_alone() {
         assert!(screen.contains(glyph), "{glyph} missing");
     }
 }
+
+#[test]
+fn an_idle_tick_reads_nothing() {
+    let mut s = loaded(120, 40);
+    s.targets.reports.truncate(1); // healthy, nothing queued: nothing moves
+    assert!(update(&mut s, Msg::Tick(at(1000))).is_empty());
+    let fact = super::update::LogFact {
+        kind: "event.received".into(),
+        event_id: Some(id(10)),
+        target: None,
+        error: None,
+    };
+    update(&mut s, Msg::Log(vec![fact], at(1000)));
+    assert_eq!(update(&mut s, Msg::Tick(at(2000))), vec![Effect::ReadCount]);
+    assert!(update(&mut s, Msg::Tick(at(3000))).is_empty());
+}

@@ -104,7 +104,11 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
             if state.targets.stale || health_moving(state) {
                 effects.extend(read_health(state));
             }
-            effects.push(Effect::ReadCount);
+            if state.status.count_stale {
+                // The count is read at most once a second, and not at all when idle.
+                state.status.count_stale = false;
+                effects.push(Effect::ReadCount);
+            }
             effects
         }
         Msg::Log(facts, now) => on_log(state, facts, now),
@@ -548,6 +552,7 @@ fn on_log(state: &mut State, facts: Vec<LogFact>, now: Timestamp) -> Vec<Effect>
         state.status.arrivals.pop_front();
     }
     state.status.stored += received;
+    state.status.count_stale |= received > 0;
     let mut effects = Vec::new();
     if received > 0 && state.list.follow {
         effects.extend(reload(state, None));

@@ -273,7 +273,7 @@ fn help(state: &State, theme: Theme, frame: &mut Frame, area: Rect) {
     let context = state.context();
     let rows = state.keymap.help_rows(context);
     let width = area.width.min(60);
-    let height = (rows.len() as u16 + 9).min(area.height);
+    let height = (rows.len() as u16 + 8).min(area.height);
     let r = Rect::new(
         area.x + (area.width - width) / 2,
         area.y + (area.height - height) / 2,
@@ -306,6 +306,10 @@ fn help(state: &State, theme: Theme, frame: &mut Frame, area: Rect) {
         "         ● healthy ◐ degraded ○ down ‖ paused",
         theme.dim(),
     ));
+    if !state.info.log_file.is_empty() {
+        let logs = format!(" Logs: {}", esc(&state.info.log_file));
+        lines.push(Line::styled(fit(&logs, width as usize - 2), theme.dim()));
+    }
     frame.render_widget(Clear, r);
     frame.render_widget(
         Paragraph::new(lines).block(
