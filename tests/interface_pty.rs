@@ -111,6 +111,14 @@ fn the_interface_runs_in_a_terminal_and_restores_it() {
         keys.write_all(bytes).unwrap();
         keys.flush().unwrap();
     };
+    press(b"/");
+    press(b"second -verdict:mismatch");
+    press(b"\r");
+    screen.wait("the filtered list", |s| {
+        s.contains("/second/hook") && !s.contains("/first/hook")
+    });
+    press(b"\x1b");
+    screen.wait("the filter cleared", |s| s.contains("/first/hook"));
     press(b"j"); // the older one
     press(b"\r");
     screen.wait("the overview", |s| {
@@ -151,4 +159,73 @@ fn the_interface_runs_in_a_terminal_and_restores_it() {
         !data.path().join("instance.json").exists(),
         "the instance shut down cleanly"
     );
+}
+
+#[cfg(unix)]
+#[test]
+fn sigterm_restores_the_terminal_and_exits_cleanly() {
+    let data = tempfile::tempdir().unwrap();
+    let pty = native_pty_system()
+        .openpty(PtySize {
+            rows: 24,
+            cols: 80,
+            pixel_width: 0,
+            pixel_height: 0,
+        })
+        .unwrap();
+    let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_hooklens"));
+    cmd.args([
+        "--data",
+        data.path().to_str().unwrap(),
+        "listen",
+        "--bind",
+        "127.0.0.1:0",
+    ]);
+    cmd.env("TERM", "xterm-256color");
+    cmd.env_remove("HOOKLENS_CONFIG");
+    let mut child = pty.slave.spawn_command(cmd).unwrap();
+    drop(pty.slave);
+    let parser = Arc::new(Mutex::new(vt100::Parser::new(
+        std::num::NonZeroU16::new(24).unwrap(),
+        std::num::NonZeroU16::new(80).unwrap(),
+        0,
+    )));
+    let mut reader = pty.master.try_clone_reader().unwrap();
+    let feed = parser.clone();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 8192];
+        while let Ok(n) = reader.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            feed.lock().unwrap().process(&buf[..n]);
+        }
+    });
+    let screen = Screen(parser.clone());
+    screen.wait("the empty state", |s| s.contains("No events yet"));
+    let pid = child.process_id().expect("a pid").to_string();
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "SIGTERM did not stop the interface"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "exit status {status:?}");
+    std::thread::sleep(Duration::from_millis(200));
+    let p = parser.lock().unwrap();
+    assert!(
+        !p.screen().alternate_screen(),
+        "the alternate screen was left"
+    );
+    assert!(!p.screen().hide_cursor(), "the cursor is shown again");
 }

@@ -136,3 +136,85 @@ fn row_of(txn: &ReadTransaction, meta: &EventMeta) -> Result<WindowRow, StoreErr
         lineage,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Header, Verdict, Verification, now};
+    use crate::store::{Capture, StoreOptions};
+
+    fn capture(route: &str) -> Capture {
+        Capture {
+            received_at: now(),
+            route: route.into(),
+            method: "POST".into(),
+            path: format!("/{route}"),
+            query: String::new(),
+            headers: vec![Header::new("content-type", "application/json")],
+            body: bytes::Bytes::from_static(b"{}"),
+            body_sha256: String::new(),
+            remote_addr: "127.0.0.1:1".into(),
+            event_type: None,
+            dedupe_key: None,
+            claims_dedupe_key: true,
+            resend_of: None,
+            verification: Verification::bare(None, Verdict::Unsigned),
+            secret_headers: Vec::new(),
+            targets: Vec::new(),
+            drop_duplicate: false,
+            proxy: false,
+        }
+    }
+
+    #[tokio::test]
+    async fn windows_page_by_key_and_resume_within_a_budget() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, writer) = Store::open(StoreOptions::new(dir.path().join("h.redb"))).unwrap();
+        let mut ids = Vec::new();
+        for i in 0..10 {
+            let route = if i % 3 == 0 { "rare" } else { "common" };
+            ids.push(writer.capture(capture(route)).await.unwrap().id);
+        }
+        let all = |_: &WindowRow| true;
+        let newest = store
+            .scan_window(None, Direction::Older, 4, 100, &all)
+            .unwrap();
+        let got: Vec<_> = newest.rows.iter().map(|r| r.summary.id).collect();
+        assert_eq!(got, [ids[9], ids[8], ids[7], ids[6]]);
+        assert!(newest.full && newest.resume.is_some());
+        // Older is inclusive of its start, Newer exclusive.
+        let at = store
+            .scan_window(Some(ids[5]), Direction::Older, 2, 100, &all)
+            .unwrap();
+        assert_eq!(at.rows[0].summary.id, ids[5]);
+        let newer = store
+            .scan_window(Some(ids[5]), Direction::Newer, 2, 100, &all)
+            .unwrap();
+        let got: Vec<_> = newer.rows.iter().map(|r| r.summary.id).collect();
+        assert_eq!(got, [ids[6], ids[7]]);
+        let oldest = store
+            .scan_window(None, Direction::Newer, 100, 100, &all)
+            .unwrap();
+        assert_eq!(oldest.rows.len(), 10);
+        assert_eq!(oldest.resume, None, "nothing left");
+        // A rare match with a small budget hands back what it found and where to go on.
+        let rare = |r: &WindowRow| r.summary.route == "rare";
+        let first = store
+            .scan_window(None, Direction::Older, 10, 4, &rare)
+            .unwrap();
+        assert_eq!(first.scanned, 4);
+        assert_eq!(
+            first.rows.iter().map(|r| r.summary.id).collect::<Vec<_>>(),
+            [ids[9], ids[6]]
+        );
+        assert!(!first.full);
+        let rest = store
+            .scan_window(first.resume, Direction::Older, 10, 100, &rare)
+            .unwrap();
+        assert_eq!(
+            rest.rows.iter().map(|r| r.summary.id).collect::<Vec<_>>(),
+            [ids[3], ids[0]]
+        );
+        assert_eq!(rest.resume, None);
+    }
+}

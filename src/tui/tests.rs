@@ -512,3 +512,64 @@ fn an_idle_tick_reads_nothing() {
     assert_eq!(update(&mut s, Msg::Tick(at(2000))), vec![Effect::ReadCount]);
     assert!(update(&mut s, Msg::Tick(at(3000))).is_empty());
 }
+
+#[test]
+fn the_open_detail_refreshes_as_attempts_arrive() {
+    let mut s = loaded(120, 40);
+    let fact = super::update::LogFact {
+        kind: "event.delivery.attempted".into(),
+        event_id: Some(id(9)),
+        target: Some("billing".into()),
+        error: None,
+    };
+    let effects = update(&mut s, Msg::Log(vec![fact], at(5000)));
+    assert!(
+        effects
+            .iter()
+            .any(|e| matches!(e, Effect::ReadDetail { id: x, .. } if *x == id(9))),
+        "{effects:?}"
+    );
+    assert!(
+        effects
+            .iter()
+            .any(|e| matches!(e, Effect::ReadHealth { .. }))
+    );
+}
+
+#[test]
+fn scrolling_past_the_top_of_a_slid_window_reads_newer_rows() {
+    let mut s = loaded(120, 40);
+    s.list.has_newer = true;
+    update(&mut s, key('j'));
+    update(&mut s, key('k'));
+    let effects = update(&mut s, key('k'));
+    let Some(Effect::ReadWindow {
+        generation,
+        from,
+        direction: Direction::Newer,
+        ..
+    }) = effects.first().cloned()
+    else {
+        panic!("{effects:?}")
+    };
+    assert_eq!(from, Some(id(9)));
+    update(
+        &mut s,
+        Msg::Window {
+            generation,
+            place: Place::Prepend,
+            direction: Direction::Newer,
+            scan: Scan {
+                rows: vec![
+                    row(10, "/a", "a", Verdict::Verified, &[]),
+                    row(11, "/b", "b", Verdict::Verified, &[]),
+                ],
+                ..Scan::default()
+            },
+        },
+    );
+    let ids: Vec<_> = s.list.rows.iter().map(|r| r.summary.id).collect();
+    assert_eq!(&ids[..3], &[id(11), id(10), id(9)]);
+    assert_eq!(s.list.selected, 1, "the row just above the old top");
+    assert!(!s.list.has_newer);
+}
