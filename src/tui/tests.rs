@@ -444,7 +444,8 @@ fn snapshots() {
     }
     // Something sane at 40×10.
     let tiny = draw(&loaded(40, 10));
-    assert!(tiny.contains("hooklens"));
+    assert!(tiny.contains("recv 127.0.0.1:8989"), "{tiny}");
+    assert!(tiny.contains("/stripe/ev"), "{tiny}");
 }
 
 #[test]

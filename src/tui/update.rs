@@ -364,6 +364,8 @@ fn list_action(state: &mut State, action: Action) -> Vec<Effect> {
             if state.list.rows.is_empty() {
                 return Vec::new();
             }
+            // The open event stays put while new ones arrive.
+            state.list.follow = false;
             state.focus = Focus::Detail;
             state.detail.scroll = 0;
             follow_selection(state)

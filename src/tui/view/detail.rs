@@ -69,7 +69,7 @@ pub fn render(state: &State, now: Timestamp, theme: Theme, frame: &mut Frame, ar
         Tab::Overview => overview(&view.detail, now, theme),
         Tab::Request => request(view, d.mode, d.scroll, height, theme),
         Tab::Signature => signature(&view.detail, theme),
-        Tab::Deliveries => deliveries(&view.detail, d.attempt, now, theme),
+        Tab::Deliveries => deliveries(&view.detail, state, now, theme),
         Tab::Raw => raw(view),
     };
     let skip = if matches!(d.tab, Tab::Request) {
@@ -321,12 +321,8 @@ fn signature(e: &EventDetail, theme: Theme) -> Vec<Line<'static>> {
     lines
 }
 
-fn deliveries(
-    e: &EventDetail,
-    selected: usize,
-    now: Timestamp,
-    theme: Theme,
-) -> Vec<Line<'static>> {
+fn deliveries(e: &EventDetail, state: &State, now: Timestamp, theme: Theme) -> Vec<Line<'static>> {
+    let selected = state.detail.attempt;
     let mut lines = Vec::new();
     if e.deliveries.is_empty() {
         lines.push(Line::raw(" No deliveries: no target takes this route."));
@@ -346,6 +342,16 @@ fn deliveries(
             format!(" {} — {}{next}", esc(&d.target), d.state.as_str()),
             theme.bold(),
         ));
+        // The URL as the health report shows it (a password as `***`).
+        if let Some(url) = state
+            .targets
+            .reports
+            .iter()
+            .find(|r| r.name == d.target)
+            .and_then(|r| r.url.as_deref())
+        {
+            lines.push(Line::styled(format!("   {}", esc(url)), theme.dim()));
+        }
         let first = d.attempts.first().map_or(0, |a| a.started_at.unix_millis());
         for a in &d.attempts {
             let outcome = match (&a.status, &a.error) {

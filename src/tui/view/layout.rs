@@ -39,10 +39,11 @@ fn areas_for(area: Rect, focus: Focus, targets: usize, wide: bool) -> Areas {
     a.hints = row(area, h - 2, 1);
     a.feedback = row(area, h - 1, 1);
     let mut main = Rect::new(area.x, area.y + 2, area.width, h - 4);
-    let wanted = if targets == 0 {
-        0
-    } else {
-        (targets as u16 + 3).min(8)
+    let wanted = match targets {
+        // Focused without targets: room to say there are none.
+        0 if focus == Focus::Targets => 4,
+        0 => 0,
+        n => (n as u16 + 3).min(8),
     };
     if focus == Focus::Targets && main.height < wanted + 6 {
         a.targets = Some(main);

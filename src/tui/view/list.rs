@@ -81,7 +81,7 @@ pub fn render(state: &State, now: Timestamp, theme: Theme, frame: &mut Frame, ar
     } else {
         (w.saturating_sub(36) * 2 / 5).max(6)
     };
-    let path_w = w.saturating_sub(if narrow { 28 } else { 36 + type_w });
+    let path_w = w.saturating_sub(if narrow { 26 } else { 36 + type_w });
     let mut lines = vec![Line::styled(
         fit(
             &if narrow {

@@ -139,18 +139,29 @@ pub fn render(state: &State, now: Timestamp, theme: Theme, frame: &mut Frame) {
 }
 
 fn status_bar(state: &State, theme: Theme, frame: &mut Frame, area: Rect) {
-    let sep = Span::styled(" │ ", theme.dim());
+    // Narrow terminals get the short words, so FOLLOW, paused targets and the config's state
+    // still fit at 80 columns.
+    let narrow = area.width < 100;
+    let sep = Span::styled(if narrow { "│" } else { " │ " }, theme.dim());
     let mut spans = vec![
-        Span::styled(" hooklens ", theme.bold()),
+        Span::styled(if narrow { "" } else { " hooklens " }, theme.bold()),
         Span::raw(format!(
-            " recv {}  api {}",
+            " recv {} api {} ",
             state.info.receiver,
             short_api(state)
         )),
         sep.clone(),
-        Span::raw(format!("{:.0} ev/s", state.rate())),
+        Span::raw(format!(
+            "{:.0}{}",
+            state.rate(),
+            if narrow { "/s" } else { " ev/s" }
+        )),
         sep.clone(),
-        Span::raw(format!("{} stored", grouped(state.status.stored))),
+        Span::raw(format!(
+            "{}{}",
+            grouped(state.status.stored),
+            if narrow { "" } else { " stored" }
+        )),
     ];
     if state.list.follow {
         spans.push(sep.clone());
@@ -167,7 +178,7 @@ fn status_bar(state: &State, theme: Theme, frame: &mut Frame, area: Rect) {
         ConfigState::Ok => {}
         ConfigState::Reloaded => {
             spans.push(sep.clone());
-            spans.push(Span::raw("config ✓ reloaded"));
+            spans.push(Span::raw("config ✓"));
         }
         ConfigState::Rejected(error) => {
             spans.push(sep.clone());
