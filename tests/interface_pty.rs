@@ -163,7 +163,7 @@ fn the_interface_runs_in_a_terminal_and_restores_it() {
 
 #[cfg(unix)]
 #[test]
-fn sigterm_restores_the_terminal_and_exits_cleanly() {
+fn idle_draws_nothing_and_sigterm_restores_the_terminal() {
     let data = tempfile::tempdir().unwrap();
     let pty = native_pty_system()
         .openpty(PtySize {
@@ -192,17 +192,29 @@ fn sigterm_restores_the_terminal_and_exits_cleanly() {
     )));
     let mut reader = pty.master.try_clone_reader().unwrap();
     let feed = parser.clone();
+    let bytes = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = bytes.clone();
     std::thread::spawn(move || {
         let mut buf = [0u8; 8192];
         while let Ok(n) = reader.read(&mut buf) {
             if n == 0 {
                 break;
             }
+            counted.fetch_add(n, std::sync::atomic::Ordering::SeqCst);
             feed.lock().unwrap().process(&buf[..n]);
         }
     });
     let screen = Screen(parser.clone());
     screen.wait("the empty state", |s| s.contains("No events yet"));
+    // Idle: two ticks pass and not one byte is drawn.
+    std::thread::sleep(Duration::from_millis(300));
+    let before = bytes.load(std::sync::atomic::Ordering::SeqCst);
+    std::thread::sleep(Duration::from_millis(2500));
+    assert_eq!(
+        bytes.load(std::sync::atomic::Ordering::SeqCst),
+        before,
+        "frames drawn while idle"
+    );
     let pid = child.process_id().expect("a pid").to_string();
     let killed = std::process::Command::new("kill")
         .args(["-TERM", &pid])

@@ -113,7 +113,7 @@ async fn event_loop(
             msgs.push(more);
         }
         for msg in msgs {
-            let quiet = matches!(msg, Msg::Tick(_) | Msg::Count(_));
+            let quiet = matches!(msg, Msg::Tick(_) | Msg::Count(_) | Msg::Health { .. });
             let before = quiet.then(|| fingerprint(&state));
             for effect in update(&mut state, msg) {
                 spawn_effect(instance, effect, tx.clone());
@@ -129,10 +129,27 @@ async fn event_loop(
     Ok(())
 }
 
-/// What a tick can change on screen: the rate and the stored count (countdowns redraw with
-/// the health reads they come with).
-fn fingerprint(state: &State) -> (u64, u64) {
-    ((state.rate() * 10.0) as u64, state.status.stored)
+/// What a tick, a count or a health read can change on screen: the rate, the stored count, the
+/// targets, and the second countdowns are at while one shows. Equal before and after: no frame.
+fn fingerprint(state: &State) -> (u64, u64, Vec<crate::relay::HealthReport>, Option<i64>) {
+    let now = state.now;
+    let countdown = state
+        .targets
+        .reports
+        .iter()
+        .any(|r| r.circuit_open_until.is_some_and(|u| u > now))
+        || state.detail.view.as_ref().is_some_and(|v| {
+            v.detail
+                .deliveries
+                .iter()
+                .any(|d| d.next_attempt_at.is_some_and(|at| at > now))
+        });
+    (
+        (state.rate() * 10.0) as u64,
+        state.status.stored,
+        state.targets.reports.clone(),
+        countdown.then(|| now.unix_secs()),
+    )
 }
 
 fn draw(

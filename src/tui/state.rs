@@ -131,6 +131,8 @@ pub struct DetailState {
     pub attempt: usize,
     pub id: Option<Ulid>,
     pub view: Option<Arc<DetailView>>,
+    /// The event is no longer in the history (pruned).
+    pub gone: bool,
     pub generation: u64,
 }
 
@@ -143,6 +145,7 @@ impl Default for DetailState {
             attempt: 0,
             id: None,
             view: None,
+            gone: false,
             generation: 0,
         }
     }

@@ -120,6 +120,7 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
         } => on_window(state, generation, place, direction, scan),
         Msg::Detail { generation, view } => {
             if generation == state.detail.generation {
+                state.detail.gone = view.is_none();
                 state.detail.view = view;
             }
             Vec::new()
@@ -218,6 +219,7 @@ fn follow_selection(state: &mut State) -> Vec<Effect> {
     }
     state.detail.id = id;
     state.detail.view = None;
+    state.detail.gone = false;
     state.detail.scroll = 0;
     state.detail.attempt = 0;
     refresh_detail(state)

@@ -58,6 +58,8 @@ pub fn render(state: &State, now: Timestamp, theme: Theme, frame: &mut Frame, ar
     let Some(view) = &d.view else {
         let text = if state.list.rows.is_empty() {
             " Nothing selected."
+        } else if d.gone {
+            " This event is no longer in the history."
         } else {
             " Loading…"
         };
