@@ -291,10 +291,12 @@ fn spawn_effect(instance: &Instance, effect: Effect, tx: mpsc::UnboundedSender<M
                         Ok(read_detail(s, id)?.map(|detail| {
                             let body = detail.body();
                             let pretty = view::pretty_json(&body);
+                            let lines = view::body_lines(&body);
                             Arc::new(DetailView {
                                 detail,
                                 body,
                                 pretty,
+                                lines,
                             })
                         }))
                     })

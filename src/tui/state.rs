@@ -120,6 +120,8 @@ pub struct DetailView {
     pub body: Vec<u8>,
     /// Pretty-printed JSON lines (escaped), when the body is JSON.
     pub pretty: Option<Vec<String>>,
+    /// The body's own lines, escaped (raw mode and the Raw tab).
+    pub lines: Vec<String>,
 }
 
 #[derive(Debug, Clone)]

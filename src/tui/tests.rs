@@ -143,10 +143,12 @@ fn detail_view(path: &str, headers: Vec<Header>, body: &[u8]) -> Arc<DetailView>
     let detail = EventDetail::new(meta(path, headers), body, deliveries, false);
     let body = detail.body();
     let pretty = view::pretty_json(&body);
+    let lines = view::body_lines(&body);
     Arc::new(DetailView {
         detail,
         body,
         pretty,
+        lines,
     })
 }
 
@@ -573,4 +575,11 @@ fn scrolling_past_the_top_of_a_slid_window_reads_newer_rows() {
     assert_eq!(&ids[..3], &[id(11), id(10), id(9)]);
     assert_eq!(s.list.selected, 1, "the row just above the old top");
     assert!(!s.list.has_newer);
+}
+
+#[test]
+fn a_body_splits_on_its_own_newlines_only() {
+    // A JSON string's `\n` is two characters, not a line break.
+    let lines = view::body_lines(b"{\"a\":\"x\\ny\"}\r\n\x1b[2Jnext");
+    assert_eq!(lines, [r#"{"a":"x\ny"}\r"#, r"\x1b[2Jnext"]);
 }

@@ -189,6 +189,11 @@ pub fn pretty_json(body: &[u8]) -> Option<Vec<String>> {
     Some(text.lines().map(|l| esc(l).into_owned()).collect())
 }
 
+/// A body's own lines (split on LF, a CR before it kept as `\r`), each escaped.
+pub fn body_lines(body: &[u8]) -> Vec<String> {
+    body.split(|b| *b == b'\n').map(escape_bytes).collect()
+}
+
 fn hex_line(body: &[u8], line: usize) -> String {
     let start = line * 16;
     let chunk = &body[start..(start + 16).min(body.len())];
@@ -260,9 +265,7 @@ fn request(
             }
         }
         _ => {
-            let text = escape_bytes(&v.body);
-            // Escaped newlines are `\n`: the raw view keeps the body's own lines.
-            for l in text.split("\\n").skip(body_skip).take(want) {
+            for l in v.lines.iter().skip(body_skip).take(want) {
                 lines.push(Line::raw(format!(" {l}")));
             }
         }
@@ -404,7 +407,7 @@ fn deliveries(e: &EventDetail, state: &State, now: Timestamp, theme: Theme) -> V
             .as_deref()
             .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
         {
-            for l in escape_bytes(&body).split("\\n") {
+            for l in body_lines(&body) {
                 lines.push(Line::raw(format!(" {l}")));
             }
         }
@@ -432,7 +435,7 @@ fn raw(v: &DetailView) -> Vec<Line<'static>> {
         )));
     }
     lines.push(Line::raw(""));
-    for l in escape_bytes(&v.body).split("\\n") {
+    for l in &v.lines {
         lines.push(Line::raw(format!(" {l}")));
     }
     lines

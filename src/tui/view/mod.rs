@@ -2,7 +2,7 @@
 //! untrusted string goes through `text::escape` before it becomes a cell.
 
 mod detail;
-pub use detail::pretty_json;
+pub use detail::{body_lines, pretty_json};
 pub mod layout;
 mod list;
 mod targets;
