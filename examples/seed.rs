@@ -56,10 +56,10 @@ async fn main() -> anyhow::Result<()> {
     let span_ms = 24 * 3600 * 1000;
     let first_ms = now().unix_millis() - span_ms;
     for n in 0..args.events {
-        if tasks.len() >= IN_FLIGHT {
-            if let Some(done) = tasks.join_next().await {
-                done??;
-            }
+        if tasks.len() >= IN_FLIGHT
+            && let Some(done) = tasks.join_next().await
+        {
+            done??;
         }
         let at = first_ms + (span_ms * n as i64) / args.events.max(1) as i64;
         let mut rng = Rng::new(args.seed ^ n.wrapping_mul(0x9e37_79b9_7f4a_7c15));

@@ -20,3 +20,4 @@ pub mod replay;
 pub mod signature;
 pub mod store;
 pub mod text;
+pub mod tui;

@@ -55,7 +55,7 @@ impl Case {
     /// The case run at this one's place in `round`: the two builds swap places every other
     /// round (A B, B A, ...), so neither always runs on the disk the other just filled.
     pub fn in_round(self, round: usize) -> Case {
-        let swapped = round % 2 == 0;
+        let swapped = round.is_multiple_of(2);
         match self {
             Case::Capture if swapped => Case::Against,
             Case::Against if swapped => Case::Capture,

@@ -82,6 +82,9 @@ pub struct ListenArgs {
     /// No interface: one JSON object per line on stdout.
     #[arg(long)]
     pub headless: bool,
+    /// Start the interface without mouse capture (the terminal's own text selection works).
+    #[arg(long)]
+    pub no_mouse: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -155,7 +158,8 @@ impl<E: Into<anyhow::Error>> From<E> for Failure {
 /// Parses the command line and runs it.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing();
+    let log_file = interface_log(&cli);
+    init_tracing(log_file.as_ref().map(|(_, file)| file));
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -198,6 +202,8 @@ async fn listen(
     data: Option<PathBuf>,
     args: ListenArgs,
 ) -> Result<(), Failure> {
+    let interface = interactive(&args);
+    let mouse = !args.no_mouse;
     let options = ListenOptions {
         config_path: config,
         data_dir: data,
@@ -207,8 +213,19 @@ async fn listen(
         disk_full: None,
     };
     let config = app::initial_config(&options).map_err(Failure::usage)?;
-    // The interface lands with its own issue; until then a terminal gets the headless stream too.
-    let _interactive = !args.headless && std::io::stdout().is_terminal();
+    if interface {
+        let keymap = crate::tui::keymap::Keymap::with_overrides(&config.keys)
+            .map_err(|e| Failure::usage(anyhow::anyhow!("keys.{}: {}", e.action, e.message)))?;
+        let log = crate::instance::DataDir::resolve(options.data_dir.as_deref())
+            .map(|d| d.path().join(LOG_FILE).display().to_string())
+            .unwrap_or_default();
+        let instance = app::Instance::start(options, config)
+            .await
+            .map_err(Failure::failed)?;
+        return crate::tui::run(instance, keymap, mouse, log)
+            .await
+            .map_err(Failure::failed);
+    }
     app::run_headless(options, config)
         .await
         .map_err(Failure::failed)
@@ -243,9 +260,51 @@ fn load_config(path: Option<PathBuf>) -> Result<crate::config::Config, Failure> 
     app::initial_config(&options).map_err(Failure::usage)
 }
 
-fn init_tracing() {
+/// Where logs go while the interface is up (stderr would paint over the screen).
+const LOG_FILE: &str = "hooklens.log";
+
+/// The interface opens for `listen` (or no command) when stdin and stdout are terminals and
+/// `--headless` is not given.
+fn interactive(args: &ListenArgs) -> bool {
+    !args.headless && std::io::stdin().is_terminal() && std::io::stdout().is_terminal()
+}
+
+/// The log file of the interface, opened (0600, appended) when the command will open it.
+fn interface_log(cli: &Cli) -> Option<(PathBuf, std::fs::File)> {
+    let opens = match &cli.command {
+        None => interactive(&ListenArgs::default()),
+        Some(Command::Listen(args)) => interactive(args),
+        Some(_) => false,
+    };
+    if !opens {
+        return None;
+    }
+    let dir = crate::instance::DataDir::resolve(cli.data.as_deref()).ok()?;
+    crate::instance::private_dir(dir.path()).ok()?;
+    let path = dir.path().join(LOG_FILE);
+    let mut options = std::fs::OpenOptions::new();
+    options.create(true).append(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let file = options.open(&path).ok()?;
+    Some((path, file))
+}
+
+fn init_tracing(file: Option<&std::fs::File>) {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_env("HOOKLENS_LOG").unwrap_or_else(|_| EnvFilter::new("warn"));
+    if let Some(file) = file.and_then(|f| f.try_clone().ok()) {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_ansi(false)
+            .with_writer(std::sync::Mutex::new(file))
+            .with_target(false)
+            .try_init();
+        return;
+    }
     // Colour only for a person: stderr a terminal, and NO_COLOR unset (no-color.org).
     let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let _ = tracing_subscriber::fmt()

@@ -214,6 +214,9 @@ impl Config {
                 )?;
             }
         }
+        if let Err(e) = crate::tui::keymap::Keymap::with_overrides(&self.keys) {
+            return fail(at("keys").key(&e.action), e.message);
+        }
         Ok(())
     }
 }

@@ -10,6 +10,7 @@ mod filter;
 mod query;
 mod record;
 mod tables;
+mod window;
 mod writer;
 
 pub use apply::{Decision, Planned};
@@ -17,6 +18,7 @@ pub use error::StoreError;
 pub use fault::DiskFull;
 pub use filter::{DeliveryFilter, EventFilter};
 pub use query::{DeliveryPage, EventPage, LogBatch, LogRecord};
+pub use window::{Direction, Scan, WindowRow};
 pub use writer::{Capture, CaptureTarget, Captured, ReplayRequest, Writer};
 
 use redb::{Builder, Database, ReadOnlyDatabase, ReadTransaction, ReadableDatabase};
