@@ -288,7 +288,8 @@ fn spawn_effect(instance: &Instance, effect: Effect, tx: mpsc::UnboundedSender<M
             Effect::ReadDetail { generation, id } => {
                 let read = store
                     .read(move |s| {
-                        Ok(read_detail(s, id)?.map(|detail| {
+                        // As `events show` without `--reveal`: secrets redacted.
+                        Ok(crate::api::event_detail(s, id, false)?.map(|detail| {
                             let body = detail.body();
                             let pretty = view::pretty_json(&body);
                             let lines = view::body_lines(&body);
@@ -331,19 +332,4 @@ fn spawn_effect(instance: &Instance, effect: Effect, tx: mpsc::UnboundedSender<M
         };
         let _ = tx.send(msg);
     });
-}
-
-/// The event `id` names with its deliveries, secrets redacted (as `events show` without
-/// `--reveal`).
-fn read_detail(
-    store: &crate::store::Store,
-    id: ulid::Ulid,
-) -> Result<Option<crate::model::EventDetail>, crate::store::StoreError> {
-    let Some((meta, body)) = store.get_event(id)? else {
-        return Ok(None);
-    };
-    let deliveries = store.event_deliveries(id)?;
-    Ok(Some(crate::model::EventDetail::new(
-        meta, &body, deliveries, false,
-    )))
 }

@@ -347,6 +347,18 @@ fn new_events_are_counted_while_follow_is_off() {
     assert_eq!(s.list.selected, 1, "the selection stays put");
 }
 
+/// The detail is on screen beside the list (wide layout): its tabs switch from the list too, so
+/// a newcomer's `3` shows the signature without knowing to press Enter first.
+#[test]
+fn tabs_switch_from_the_list_as_well() {
+    let mut s = loaded(120, 40);
+    assert_eq!(s.focus, Focus::List);
+    update(&mut s, key('3'));
+    assert_eq!((s.focus, s.detail.tab), (Focus::List, Tab::Signature));
+    update(&mut s, code(KeyCode::Tab));
+    assert_eq!(s.detail.tab, Tab::Deliveries);
+}
+
 #[test]
 fn tabs_body_mode_and_focus() {
     let mut s = loaded(120, 40);

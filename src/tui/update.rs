@@ -377,6 +377,20 @@ fn list_action(state: &mut State, action: Action) -> Vec<Effect> {
             state.filter.error = None;
             Vec::new()
         }
+        // The detail's tabs, from the list: it is on screen beside it (wide layout), and opens
+        // on the chosen tab (narrow).
+        Action::NextTab => {
+            switch_tab(state, (state.detail.tab.index() + 1) % 5);
+            Vec::new()
+        }
+        Action::PrevTab => {
+            switch_tab(state, (state.detail.tab.index() + 4) % 5);
+            Vec::new()
+        }
+        Action::Tab(n) => {
+            switch_tab(state, usize::from(n.clamp(1, 5) - 1));
+            Vec::new()
+        }
         _ => Vec::new(),
     }
 }
