@@ -24,7 +24,7 @@ use std::process::ExitCode;
     name = "hooklens",
     version,
     about = "Capture, verify, relay and replay webhooks on your own machine",
-    after_help = "Examples:\n  hooklens                                   listen on 127.0.0.1:8989\n  hooklens listen --forward http://localhost:3000/webhooks\n  hooklens --config hooklens.toml listen --headless\n  hooklens events list\n  hooklens events show 01JD0000000000000000000000 --json\n  hooklens sign --scheme github --secret s3cret body.json\n  hooklens verify --scheme github --secret s3cret --header 'X-Hub-Signature-256: sha256=...' body.json"
+    after_help = "Examples:\n  hooklens                                   listen on 127.0.0.1:8989\n  hooklens --forward localhost:3000/webhooks  listen and relay (listen's flags work without the word)\n  hooklens --config hooklens.toml listen --headless\n  hooklens events list\n  hooklens events show 01JD0000000000000000000000 --json\n  hooklens sign --scheme github --secret s3cret body.json\n  hooklens verify --scheme github --secret s3cret --header 'X-Hub-Signature-256: sha256=...' body.json"
 )]
 pub struct Cli {
     /// Configuration file (TOML); watched and applied live while listening.
@@ -33,6 +33,9 @@ pub struct Cli {
     /// Directory for the history, the API token and instance.json.
     #[arg(long, global = true, env = "HOOKLENS_DATA", value_name = "DIR")]
     pub data: Option<PathBuf>,
+    /// `listen`'s flags, given without the word (`hooklens --forward localhost:3000/hooks`).
+    #[command(flatten)]
+    pub listen: ListenArgs,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -183,7 +186,7 @@ pub fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> Result<(), Failure> {
     match cli.command {
-        None => listen(cli.config, cli.data, ListenArgs::default()).await,
+        None => listen(cli.config, cli.data, cli.listen).await,
         Some(Command::Listen(args)) => listen(cli.config, cli.data, args).await,
         Some(Command::Events(command)) => events::run(cli.data, command).await,
         Some(Command::Deliveries(command)) => deliveries::run(cli.data, command).await,

@@ -99,6 +99,12 @@ impl Config {
         };
         let mut added = Vec::with_capacity(urls.len());
         for (i, url) in urls.iter().enumerate() {
+            // `localhost:3000/hooks` means http://, as Stripe CLI's `--forward-to` takes it.
+            let url = &if url.contains("://") {
+                url.clone()
+            } else {
+                format!("http://{url}")
+            };
             check_url(url).map_err(invalid)?;
             let name = format!("forward-{}", i + 1);
             if self.targets.iter().any(|t| !t.forward && t.name == name) {
@@ -214,13 +220,17 @@ mod tests {
     fn with_forwards_rejects_bad_urls_and_taken_names_without_changing_anything() {
         let mut cfg = Config::default();
         cfg.with_forwards(&["http://a".to_owned()]).unwrap();
+        let mut bare = config("");
+        bare.with_forwards(&["localhost:3000/hooks".to_owned()])
+            .unwrap();
+        assert_eq!(bare.targets[0].url, "http://localhost:3000/hooks");
         let before = cfg.clone();
         let e = cfg
-            .with_forwards(&["http://b".to_owned(), "htp:/x".to_owned()])
+            .with_forwards(&["http://b".to_owned(), "htp://x".to_owned()])
             .unwrap_err();
         assert_eq!(
             e.to_string(),
-            "--forward: url \"htp:/x\" is not an http(s) URL"
+            "--forward: url \"htp://x\" is not an http(s) URL"
         );
         assert_eq!(cfg, before);
 

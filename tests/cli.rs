@@ -1,0 +1,46 @@
+//! Command-line habits people bring from Stripe CLI and other tools: `listen`'s flags without
+//! the word, a `--forward` URL without a scheme.
+
+mod common;
+
+use common::consumer::Consumer;
+use std::io::BufRead;
+use std::time::Duration;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn listen_flags_work_without_the_word_and_a_url_without_a_scheme_is_http() {
+    let consumer = Consumer::start(vec![]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let forward = format!("localhost:{}/hooks", consumer.addr.port());
+    let mut child = std::process::Command::new(common::binary::BIN)
+        .arg("--data")
+        .arg(dir.path().join("data"))
+        .args(["--headless", "--bind", "127.0.0.1:0", "--forward", &forward])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut ready = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut ready)
+        .unwrap();
+    let ready: serde_json::Value = serde_json::from_str(&ready).unwrap();
+    let receiver = ready["receiver"].as_str().unwrap().to_owned();
+    let status = reqwest::Client::new()
+        .post(format!("http://{receiver}/stripe/events?x=1"))
+        .body("{}")
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, 200);
+    let got = consumer.wait_for(1, Duration::from_secs(10)).await;
+    child.kill().unwrap();
+    let _ = child.wait();
+    assert_eq!(got.len(), 1, "relayed to the --forward target");
+    assert_eq!(
+        got[0].uri, "/hooks",
+        "the target URL's own path is used as given"
+    );
+}
