@@ -413,3 +413,43 @@ url = "http://127.0.0.1:9/"
     assert!(!answer.contains("3eZbrw1a"), "{status} {answer}");
     h.stop().await;
 }
+
+/// A static answer, once the event is on disk: TwiML for Twilio, or a 410 (slowly) to see how a
+/// provider reacts.
+#[tokio::test]
+async fn a_route_with_a_static_answer_gives_it_once_the_event_is_stored() {
+    let config = r#"
+[[routes]]
+name = "twilio"
+path = "/twilio"
+respond = { status = 200, headers = { "Content-Type" = "text/xml" }, body = "<Response/>" }
+
+[[routes]]
+name = "gone"
+path = "/gone"
+respond = { status = 410, body = "gone", delay_ms = 30 }
+"#;
+    let h = Harness::start(config).await;
+    let response = h
+        .http
+        .post(h.url("/twilio/sms"))
+        .body("Body=hi")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "text/xml");
+    assert_eq!(response.text().await.unwrap(), "<Response/>");
+    let started = std::time::Instant::now();
+    let response = h.http.post(h.url("/gone")).body("x").send().await.unwrap();
+    assert_eq!(response.status(), 410);
+    assert!(started.elapsed() >= Duration::from_millis(30), "delay_ms");
+    assert_eq!(response.text().await.unwrap(), "gone");
+    let (_, page) = h.api_get("/api/v1/events").await;
+    assert_eq!(
+        page["items"].as_array().unwrap().len(),
+        2,
+        "both are stored"
+    );
+    h.stop().await;
+}

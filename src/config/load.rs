@@ -301,6 +301,40 @@ mod tests {
     }
 
     #[test]
+    fn respond_is_ack_proxy_or_a_static_answer_checked_at_load() {
+        let route = |respond: &str| {
+            format!("[[routes]]\nname = \"r\"\npath = \"/r\"\nrespond = {respond}\n")
+        };
+        let c = parse(
+            &route(r#"{ status = 410, headers = { "X-A" = "1" }, body = "gone", delay_ms = 5 }"#),
+            Path::new("x.toml"),
+        )
+        .unwrap();
+        let Respond::Static(answer) = &c.routes[0].respond else {
+            panic!("{:?}", c.routes[0].respond);
+        };
+        assert_eq!(
+            (answer.status, answer.body.as_str(), answer.delay_ms),
+            (410, "gone", 5)
+        );
+        for (bad, says) in [
+            (r#""nope""#, "unknown respond"),
+            ("{ status = 42 }", "not an HTTP status"),
+            (
+                r#"{ headers = { "bad name" = "x" } }"#,
+                "not a valid HTTP name",
+            ),
+            ("{ delay_ms = 999999 }", "is over"),
+        ] {
+            let shown = parse_err(&route(bad)).to_string();
+            assert!(
+                shown.contains("routes[0].respond") && shown.contains(says),
+                "{bad}: {shown}"
+            );
+        }
+    }
+
+    #[test]
     fn an_empty_file_gives_the_documented_defaults() {
         let c = parse("", Path::new("x.toml")).unwrap();
         assert_eq!(c, Config::default());
@@ -308,7 +342,7 @@ mod tests {
             c.receiver.bind,
             "127.0.0.1:8989".parse::<SocketAddr>().unwrap()
         );
-        assert_eq!(c.receiver.max_body_bytes, 10_485_760);
+        assert_eq!(c.receiver.max_body_bytes, 26_214_400);
         assert_eq!(c.receiver.max_header_bytes, 65_536);
         assert_eq!(c.receiver.header_timeout_ms, 10_000);
         assert_eq!(c.receiver.body_timeout_ms, 30_000);
@@ -342,7 +376,7 @@ mod tests {
         assert_eq!(t.sign.scheme, SignScheme::Passthrough);
         let r = &c.routes[0];
         assert_eq!(
-            (r.respond, r.dedupe, r.reject_invalid),
+            (r.respond.clone(), r.dedupe, r.reject_invalid),
             (Respond::Ack, Dedupe::Off, false)
         );
         assert!(r.targets.is_empty() && r.verify.is_none());
@@ -411,7 +445,7 @@ mod tests {
         );
         assert_eq!(c.targets[0].sign.encoding, Some(Encoding::Base64));
         assert_eq!(
-            (c.routes[0].respond, c.routes[0].dedupe),
+            (c.routes[0].respond.clone(), c.routes[0].dedupe),
             (Respond::Proxy, Dedupe::Drop)
         );
         let scheme = c.routes[0].verify.as_ref().unwrap().scheme;

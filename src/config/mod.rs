@@ -53,7 +53,7 @@ impl Default for ReceiverConfig {
     fn default() -> Self {
         ReceiverConfig {
             bind: SocketAddr::from(([127, 0, 0, 1], 8989)),
-            max_body_bytes: 10_485_760,
+            max_body_bytes: 26_214_400,
             max_header_bytes: 65_536,
             header_timeout_ms: 10_000,
             body_timeout_ms: 30_000,
@@ -120,15 +120,87 @@ pub struct RouteConfig {
     pub verify: Option<VerifyConfig>,
 }
 
-/// What the receiver answers the sender.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
-#[serde(rename_all = "snake_case")]
+/// What the receiver answers the sender: `"ack"`, `"proxy"`, or a table
+/// `{ status, headers, body, delay_ms }` (a static answer).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(try_from = "RespondForm")]
 pub enum Respond {
     /// `200 {"event_id": ...}` as soon as the event is durable.
     #[default]
     Ack,
     /// Pass back the first target's answer to the first attempt.
     Proxy,
+    /// The same answer to every request, once its event is durable: what Twilio wants (TwiML),
+    /// or a 410 or a slow 200 to see how a provider reacts.
+    Static(StaticAnswer),
+}
+
+/// A route's static answer.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StaticAnswer {
+    #[serde(default = "StaticAnswer::ok")]
+    pub status: u16,
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    #[serde(default)]
+    pub body: String,
+    /// Wait this long before answering (after the event is stored).
+    #[serde(default)]
+    pub delay_ms: u64,
+}
+
+impl StaticAnswer {
+    /// Longest `delay_ms`: a slow answer, not a stalled receiver.
+    pub const MAX_DELAY_MS: u64 = 120_000;
+
+    fn ok() -> u16 {
+        200
+    }
+}
+
+/// How `respond` is written in the file.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RespondForm {
+    Name(String),
+    Static(StaticAnswer),
+}
+
+impl TryFrom<RespondForm> for Respond {
+    type Error = String;
+
+    fn try_from(form: RespondForm) -> Result<Self, String> {
+        match form {
+            RespondForm::Name(name) => match name.as_str() {
+                "ack" => Ok(Respond::Ack),
+                "proxy" => Ok(Respond::Proxy),
+                other => Err(format!(
+                    "unknown respond {other:?}: \"ack\", \"proxy\" or {{ status, headers, body, delay_ms }}"
+                )),
+            },
+            RespondForm::Static(answer) if !(100..=599).contains(&answer.status) => Err(format!(
+                "status {} is not an HTTP status (100..=599)",
+                answer.status
+            )),
+            RespondForm::Static(answer) if answer.delay_ms > StaticAnswer::MAX_DELAY_MS => {
+                Err(format!(
+                    "delay_ms {} is over {}",
+                    answer.delay_ms,
+                    StaticAnswer::MAX_DELAY_MS
+                ))
+            }
+            RespondForm::Static(answer) => {
+                for (name, value) in &answer.headers {
+                    http::HeaderName::from_bytes(name.as_bytes())
+                        .map_err(|_| format!("header name {name:?} is not a valid HTTP name"))?;
+                    http::HeaderValue::from_str(value)
+                        .map_err(|_| format!("header {name:?}: the value cannot be sent"))?;
+                }
+                Ok(Respond::Static(answer))
+            }
+        }
+    }
 }
 
 /// What happens to an event whose dedupe key was seen before.

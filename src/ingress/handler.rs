@@ -225,6 +225,10 @@ async fn capture(
             .collect::<Vec<_>>()
     };
     let challenge = slack_challenge(&live, route.name(), &inspection, &body);
+    let fixed = route.route.and_then(|r| match &r.respond {
+        Respond::Static(answer) => Some(answer.clone()),
+        _ => None,
+    });
     let proxy = challenge.is_none()
         && !targets.is_empty()
         && route.route.is_some_and(|r| r.respond == Respond::Proxy);
@@ -299,6 +303,12 @@ async fn capture(
             &serde_json::json!({ "challenge": challenge }),
         ));
     }
+    if let Some(answer) = fixed {
+        if answer.delay_ms > 0 {
+            tokio::time::sleep(Duration::from_millis(answer.delay_ms)).await;
+        }
+        return Ok(static_answer(&answer));
+    }
     if let Some(first) = captured.deliveries.first()
         && first.proxy
     {
@@ -331,6 +341,21 @@ fn slack_challenge(
     (json["type"] == "url_verification")
         .then(|| json["challenge"].as_str().map(str::to_owned))
         .flatten()
+}
+
+/// A route's static answer (its headers were checked when the configuration was loaded).
+fn static_answer(answer: &crate::config::StaticAnswer) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from(answer.body.clone())));
+    *response.status_mut() = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::OK);
+    for (name, value) in &answer.headers {
+        if let (Ok(name), Ok(value)) = (
+            header::HeaderName::from_bytes(name.as_bytes()),
+            header::HeaderValue::from_str(value),
+        ) {
+            response.headers_mut().append(name, value);
+        }
+    }
+    response
 }
 
 /// Hands the deliveries whose slot was claimed at capture to the relay.
