@@ -1,5 +1,5 @@
 //! Command-line habits people bring from Stripe CLI and other tools: `listen`'s flags without
-//! the word, a `--forward` URL without a scheme.
+//! the word (or before it), a `--forward` URL without a scheme.
 
 mod common;
 
@@ -7,15 +7,14 @@ use common::consumer::Consumer;
 use std::io::BufRead;
 use std::time::Duration;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn listen_flags_work_without_the_word_and_a_url_without_a_scheme_is_http() {
-    let consumer = Consumer::start(vec![]).await;
+/// Starts the binary with `args` and the data directory, sends one event, and returns what
+/// the consumer got.
+async fn relayed_once(args: &[&str], consumer: &Consumer) -> Vec<common::consumer::Received> {
     let dir = tempfile::tempdir().unwrap();
-    let forward = format!("localhost:{}/hooks", consumer.addr.port());
     let mut child = std::process::Command::new(common::binary::BIN)
         .arg("--data")
         .arg(dir.path().join("data"))
-        .args(["--headless", "--bind", "127.0.0.1:0", "--forward", &forward])
+        .args(args)
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
@@ -25,8 +24,9 @@ async fn listen_flags_work_without_the_word_and_a_url_without_a_scheme_is_http()
     std::io::BufReader::new(child.stdout.take().unwrap())
         .read_line(&mut ready)
         .unwrap();
-    let ready: serde_json::Value = serde_json::from_str(&ready).unwrap();
+    let ready: serde_json::Value = serde_json::from_str(&ready).expect("a ready line");
     let receiver = ready["receiver"].as_str().unwrap().to_owned();
+    let before = consumer.received().len();
     let status = reqwest::Client::new()
         .post(format!("http://{receiver}/stripe/events?x=1"))
         .body("{}")
@@ -35,12 +35,38 @@ async fn listen_flags_work_without_the_word_and_a_url_without_a_scheme_is_http()
         .unwrap()
         .status();
     assert_eq!(status, 200);
-    let got = consumer.wait_for(1, Duration::from_secs(10)).await;
+    let got = consumer.wait_for(before + 1, Duration::from_secs(10)).await;
     child.kill().unwrap();
     let _ = child.wait();
+    got
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn listen_flags_work_without_the_word_and_a_url_without_a_scheme_is_http() {
+    let consumer = Consumer::start(vec![]).await;
+    let forward = format!("localhost:{}/hooks", consumer.addr.port());
+    let got = relayed_once(
+        &["--headless", "--bind", "127.0.0.1:0", "--forward", &forward],
+        &consumer,
+    )
+    .await;
     assert_eq!(got.len(), 1, "relayed to the --forward target");
     assert_eq!(
         got[0].uri, "/hooks",
         "the target URL's own path is used as given"
     );
+    // Given before the word, they count too.
+    let got = relayed_once(
+        &[
+            "--bind",
+            "127.0.0.1:0",
+            "--forward",
+            &forward,
+            "listen",
+            "--headless",
+        ],
+        &consumer,
+    )
+    .await;
+    assert_eq!(got.len(), 2);
 }

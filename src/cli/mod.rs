@@ -90,6 +90,23 @@ pub struct ListenArgs {
     pub no_mouse: bool,
 }
 
+impl ListenArgs {
+    /// These flags (given after `listen`) over `outer` (given before it, or without the word).
+    fn over(self, outer: ListenArgs) -> ListenArgs {
+        ListenArgs {
+            bind: self.bind.or(outer.bind),
+            api_bind: self.api_bind.or(outer.api_bind),
+            forward: if self.forward.is_empty() {
+                outer.forward
+            } else {
+                self.forward
+            },
+            headless: self.headless || outer.headless,
+            no_mouse: self.no_mouse || outer.no_mouse,
+        }
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub enum EventsCommand {
     /// Newest events first.
@@ -187,7 +204,7 @@ pub fn main() -> ExitCode {
 async fn run(cli: Cli) -> Result<(), Failure> {
     match cli.command {
         None => listen(cli.config, cli.data, cli.listen).await,
-        Some(Command::Listen(args)) => listen(cli.config, cli.data, args).await,
+        Some(Command::Listen(args)) => listen(cli.config, cli.data, args.over(cli.listen)).await,
         Some(Command::Events(command)) => events::run(cli.data, command).await,
         Some(Command::Deliveries(command)) => deliveries::run(cli.data, command).await,
         Some(Command::Replay(args)) => replay::run(cli.config, cli.data, args).await,
