@@ -281,6 +281,9 @@ fn verify_explains_a_failure_and_exits_1_and_bad_usage_exits_2() {
         compact.to_str().unwrap(),
     ]);
     let header = String::from_utf8(out.stdout).unwrap();
+    // The first line is X-Hub-Signature-256 (the legacy SHA-1 one follows).
+    let header = header.lines().next().unwrap();
+    assert!(header.starts_with("X-Hub-Signature-256: "), "{header}");
     let out = run(&[
         "verify",
         "--scheme",

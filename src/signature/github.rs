@@ -1,8 +1,23 @@
 //! GitHub: `X-Hub-Signature-256: sha256=<hex>`, HMAC-SHA256 of the raw body; the event type and
-//! delivery id travel in `X-GitHub-Event` and `X-GitHub-Delivery`.
+//! delivery id travel in `X-GitHub-Event` and `X-GitHub-Delivery`. GitHub also still sends the
+//! legacy `X-Hub-Signature: sha1=<hex>` (HMAC-SHA1), which older consumers check: signing writes
+//! it too; verifying reads only the SHA-256 one.
 
 use super::Encoding;
 use super::body_hmac::BodyHmac;
+use hmac::{Hmac, KeyInit, Mac};
+
+/// The legacy header GitHub sends beside [`GITHUB`]'s.
+pub(crate) const LEGACY_HEADER: &str = "X-Hub-Signature";
+
+/// `sha1=<hex>`: HMAC-SHA1 of the body.
+pub(crate) fn legacy_signature(key: &[u8], body: &[u8]) -> String {
+    // HMAC takes keys of any length.
+    let mut mac = <Hmac<sha1::Sha1> as KeyInit>::new_from_slice(key)
+        .unwrap_or_else(|_| unreachable!("HMAC accepts any key length"));
+    mac.update(body);
+    format!("sha1={}", hex::encode(mac.finalize().into_bytes()))
+}
 
 pub(crate) const GITHUB: BodyHmac = BodyHmac {
     name: "github",
@@ -24,6 +39,9 @@ mod tests {
     const BODY: &[u8] = b"Hello, World!";
     const SIGNATURE: &str =
         "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17";
+    // Not published: computed independently with Python's standard library,
+    // hmac.new(b"It's a Secret to Everybody", b"Hello, World!", hashlib.sha1).hexdigest().
+    const SHA1_SIGNATURE: &str = "sha1=01dc10d0c83e72ed246219cdd91669667fe2ca59";
 
     #[test]
     fn published_vector_in_both_directions() {
@@ -40,6 +58,7 @@ mod tests {
             sent,
             vec![
                 ("X-Hub-Signature-256".to_owned(), SIGNATURE.to_owned()),
+                ("X-Hub-Signature".to_owned(), SHA1_SIGNATURE.to_owned()),
                 ("X-GitHub-Event".to_owned(), "push".to_owned()),
                 ("X-GitHub-Delivery".to_owned(), "72d3162e".to_owned()),
             ]

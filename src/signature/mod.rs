@@ -364,7 +364,17 @@ pub fn try_sign(
         id,
         event_type,
     };
-    let headers = rules.sign(&keys, &ctx);
+    let mut headers = rules.sign(&keys, &ctx);
+    if matches!(scheme, Scheme::Github) {
+        // Right after the SHA-256 signature, as GitHub orders them.
+        headers.insert(
+            1,
+            (
+                github::LEGACY_HEADER.to_owned(),
+                github::legacy_signature(first, body),
+            ),
+        );
+    }
     // A header-secret value is the secret itself: one with a control character cannot be sent.
     if headers.iter().any(|(_, v)| !header_safe(v)) {
         return Err(VerifyError::HeaderValue("secret"));
