@@ -91,6 +91,11 @@ async fn every_signed_sample_verifies_as_its_provider_sends_it() {
                 r.header("x-github-delivery")
                     .is_some_and(|id| id.len() == 36)
             );
+            assert!(
+                r.header("x-hub-signature")
+                    .is_some_and(|s| s.starts_with("sha1=") && s.len() == 45),
+                "the legacy SHA-1 signature GitHub still sends"
+            );
         }
         if scheme == "shopify" {
             assert_eq!(r.header("x-shopify-topic"), Some(sample.event_type));
