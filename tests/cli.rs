@@ -52,8 +52,8 @@ async fn listen_flags_work_without_the_word_and_a_url_without_a_scheme_is_http()
     .await;
     assert_eq!(got.len(), 1, "relayed to the --forward target");
     assert_eq!(
-        got[0].uri, "/hooks",
-        "the target URL's own path is used as given"
+        got[0].uri, "/hooks?x=1",
+        "the target URL's own path as given, the query appended"
     );
     // Given before the word, they count too.
     let got = relayed_once(

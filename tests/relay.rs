@@ -728,3 +728,58 @@ async fn re_signing_writes_fresh_headers_in_the_senders_family_too() {
     }
     h.stop().await;
 }
+
+/// Relayed requests say where they came from, as proxies do: the sender's address appended to
+/// `X-Forwarded-For`, the scheme and `Host` it called (unless a tunnel said them first); the
+/// query goes along even to a target URL with a path of its own.
+#[tokio::test]
+async fn relayed_requests_carry_forwarded_headers_and_the_query() {
+    let consumer = Consumer::start(vec![]).await;
+    let quiet = Consumer::start(vec![]).await;
+    let text = format!(
+        r#"
+[[routes]]
+name = "hooks"
+path = "/hooks"
+targets = ["app", "quiet"]
+
+[[targets]]
+name = "app"
+url = "{}"
+
+[[targets]]
+name = "quiet"
+url = "{}"
+forwarded_headers = false
+"#,
+        consumer.url("/in"),
+        quiet.url("/in")
+    );
+    let h = Harness::start(&text).await;
+    let tunnel = vec![
+        ("X-Forwarded-For".to_owned(), "203.0.113.9".to_owned()),
+        ("X-Forwarded-Proto".to_owned(), "https".to_owned()),
+    ];
+    let (status, _) = post(&h, "/hooks/x?a=1&b=%20", b"{}", &tunnel).await;
+    assert_eq!(status, 200);
+    let r = &consumer.wait_for(1, Duration::from_secs(10)).await[0];
+    assert_eq!(r.uri, "/in?a=1&b=%20");
+    assert_eq!(r.header("x-forwarded-for"), Some("203.0.113.9, 127.0.0.1"));
+    assert_eq!(
+        r.header("x-forwarded-proto"),
+        Some("https"),
+        "the tunnel's, kept"
+    );
+    assert_eq!(
+        r.header("x-forwarded-host"),
+        Some(h.receiver().to_string().as_str())
+    );
+    let q = &quiet.wait_for(1, Duration::from_secs(10)).await[0];
+    assert_eq!(
+        q.header("x-forwarded-for"),
+        Some("203.0.113.9"),
+        "the sender's own only"
+    );
+    assert!(q.header("x-forwarded-host").is_none());
+    h.stop().await;
+}

@@ -370,6 +370,9 @@ pub struct TargetConfig {
     pub concurrency: u32,
     #[serde(default)]
     pub follow_redirects: bool,
+    /// `X-Forwarded-For`, `-Proto` and `-Host` on relayed requests.
+    #[serde(default = "yes")]
+    pub forwarded_headers: bool,
     /// Response bytes stored per attempt; the full size is recorded anyway.
     #[serde(default = "default_max_response_bytes")]
     pub max_response_bytes: u64,
@@ -383,6 +386,10 @@ pub struct TargetConfig {
     /// Never read from a file, so a reload cannot drop or forge one.
     #[serde(skip)]
     pub forward: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 fn default_events() -> Vec<String> {
@@ -410,6 +417,7 @@ impl TargetConfig {
             timeout_ms: default_timeout_ms(),
             concurrency: default_concurrency(),
             follow_redirects: false,
+            forwarded_headers: true,
             max_response_bytes: default_max_response_bytes(),
             retry: RetryConfig::default(),
             circuit: CircuitConfig::default(),

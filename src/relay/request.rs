@@ -130,6 +130,9 @@ pub fn build(
         },
     };
     let mut headers = headers;
+    if target.forwarded_headers && record.mode != SendMode::AsReceived {
+        add_forwarded(&mut headers, event);
+    }
     // Even as received: the loop check of a receiver down the line must see this hop.
     live.identity.add_via(&mut headers);
     Outgoing {
@@ -139,6 +142,33 @@ pub fn build(
         body,
         note,
         sign_failed,
+    }
+}
+
+/// This hop, the way proxies say it: the sender's address appended to `X-Forwarded-For`, and
+/// `X-Forwarded-Proto` / `X-Forwarded-Host` (the `Host` the sender called) unless a proxy in
+/// front (a tunnel) said them already — the first one describes the original request.
+fn add_forwarded(headers: &mut Vec<Header>, event: &EventMeta) {
+    let sender = event
+        .remote_addr
+        .parse::<std::net::SocketAddr>()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_else(|_| event.remote_addr.clone());
+    match headers.iter_mut().rfind(|h| h.name == "x-forwarded-for") {
+        Some(h) => match h.value.to_str() {
+            Some(list) => *h = Header::new("x-forwarded-for", format!("{list}, {sender}")),
+            None => *h = Header::new("x-forwarded-for", sender),
+        },
+        None => headers.push(Header::new("x-forwarded-for", sender)),
+    }
+    if !headers.iter().any(|h| h.name == "x-forwarded-proto") {
+        headers.push(Header::new("x-forwarded-proto", "http"));
+    }
+    let host = event.headers.iter().find(|h| h.name == "host");
+    if let Some(host) = host
+        && !headers.iter().any(|h| h.name == "x-forwarded-host")
+    {
+        headers.push(Header::new("x-forwarded-host", host.value.as_bytes()));
     }
 }
 
@@ -218,8 +248,9 @@ fn signed(kept: Vec<Header>, fresh: Vec<(String, String)>) -> Vec<Header> {
     headers
 }
 
-/// `append_path`: with `Auto`, the request's path after the route prefix and its query are
-/// appended when the target URL's path is empty or `/`; the URL is used exactly otherwise.
+/// `append_path`: with `Auto`, the request's path after the route prefix is appended when the
+/// target URL's path is empty or `/`, and not otherwise; the received query is appended to the
+/// target URL's own in every case.
 pub fn target_url(base: &str, append: AppendPath, rest: &str, query: &str) -> String {
     let Ok(mut url) = reqwest::Url::parse(base) else {
         // Validated when the configuration was loaded; a bad URL fails the attempt, visibly.
@@ -230,15 +261,15 @@ pub fn target_url(base: &str, append: AppendPath, rest: &str, query: &str) -> St
         AppendPath::Never => false,
         AppendPath::Auto => url.path().is_empty() || url.path() == "/",
     };
-    if !append {
-        return url.into();
+    if append {
+        let mut path = url.path().trim_end_matches('/').to_owned();
+        if !rest.starts_with('/') {
+            path.push('/');
+        }
+        path.push_str(rest);
+        url.set_path(&path);
     }
-    let mut path = url.path().trim_end_matches('/').to_owned();
-    if !rest.starts_with('/') {
-        path.push('/');
-    }
-    path.push_str(rest);
-    url.set_path(&path);
+    // The received query goes along whatever `append_path` says: it governs the path only.
     if !query.is_empty() {
         let joined = match url.query() {
             Some(q) if !q.is_empty() => format!("{q}&{query}"),
@@ -270,7 +301,7 @@ mod tests {
                 Auto,
                 "/a/b",
                 "x=1",
-                "http://h:3000/hooks",
+                "http://h:3000/hooks?x=1",
             ),
             (
                 "http://h:3000/hooks",
@@ -279,7 +310,14 @@ mod tests {
                 "x=1",
                 "http://h:3000/hooks/a?x=1",
             ),
-            ("http://h:3000/", Never, "/a", "x=1", "http://h:3000/"),
+            ("http://h:3000/", Never, "/a", "x=1", "http://h:3000/?x=1"),
+            (
+                "http://h:3000/in?k=v",
+                Never,
+                "/a",
+                "x=1",
+                "http://h:3000/in?k=v&x=1",
+            ),
             ("http://h:3000", Auto, "", "", "http://h:3000/"),
             ("http://h:3000", Auto, "", "q=1", "http://h:3000/?q=1"),
             (
