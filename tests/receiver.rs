@@ -453,3 +453,36 @@ respond = { status = 410, body = "gone", delay_ms = 30 }
     );
     h.stop().await;
 }
+
+/// `max_header_bytes` is the limit as documented, counted on the head as it came: just under
+/// passes, just over is 431 with an `event.rejected` record (hyper's buffer alone let heads
+/// far past it through).
+#[tokio::test]
+async fn max_header_bytes_is_enforced_at_its_value_with_a_record() {
+    let h = Harness::start("[receiver]\nmax_header_bytes = 65536\n").await;
+    let head = |pad: usize| {
+        format!(
+            "POST /x HTTP/1.1\r\nHost: t\r\nX-Pad: {}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            "a".repeat(pad)
+        )
+    };
+    // The head without the pad is 80 bytes.
+    let fixed = head(0).len();
+    let under = raw_exchange(
+        h.receiver(),
+        head(65536 - fixed - 8).as_bytes(),
+        Duration::from_secs(5),
+    )
+    .await;
+    assert!(under.starts_with("HTTP/1.1 200"), "{under:.80}");
+    let over = raw_exchange(
+        h.receiver(),
+        head(70 * 1024).as_bytes(),
+        Duration::from_secs(5),
+    )
+    .await;
+    assert!(over.starts_with("HTTP/1.1 431"), "{over:.80}");
+    let rejected = h.wait_for("event.rejected").await;
+    assert_eq!(rejected["status"], 431, "{rejected}");
+    h.stop().await;
+}

@@ -16,6 +16,8 @@ pub enum IngressError {
     Busy,
     #[error("the event could not be stored")]
     NotStored,
+    #[error("the request head exceeds the limit of {limit} bytes")]
+    HeadersTooLarge { limit: u64 },
     #[error("an HTTP/1.1 request needs a Host header")]
     MissingHost,
     #[error("CONNECT is not served here")]
@@ -35,6 +37,7 @@ impl IngressError {
             IngressError::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             IngressError::BodyRead | IngressError::MissingHost => StatusCode::BAD_REQUEST,
             IngressError::Connect => StatusCode::METHOD_NOT_ALLOWED,
+            IngressError::HeadersTooLarge { .. } => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             IngressError::Busy | IngressError::NotStored => StatusCode::SERVICE_UNAVAILABLE,
             IngressError::LoopDetected { .. } => StatusCode::LOOP_DETECTED,
         }
@@ -47,6 +50,7 @@ impl IngressError {
             IngressError::BodyTimeout(_) => "body_timeout",
             IngressError::BodyRead => "bad_body",
             IngressError::MissingHost => "missing_host",
+            IngressError::HeadersTooLarge { .. } => "headers_too_large",
             IngressError::Connect => "method_not_allowed",
             IngressError::Busy => "busy",
             IngressError::NotStored => "not_stored",

@@ -85,8 +85,9 @@ pub(super) async fn handle(
 }
 
 /// Requests refused on their head alone, before a byte of the body is read: HTTP/1.1 without
-/// `Host` (400), `CONNECT` (405), and a relay loop — its `Via` names this instance — which gets
-/// 508, recorded as `event.rejected` (`loop_detected`). None is stored.
+/// `Host` (400), `CONNECT` (405), a head over `max_header_bytes` (431, an `event.rejected`
+/// record), and a relay loop — its `Via` names this instance — which gets 508, recorded as
+/// `event.rejected` (`loop_detected`). None is stored.
 async fn refuse_early(
     ctx: &Ctx,
     live: &Live,
@@ -100,6 +101,32 @@ async fn refuse_early(
     }
     if parts.method == hyper::Method::CONNECT {
         return Some(IngressError::Connect.into_response());
+    }
+    // hyper's read buffer is not an exact limit (it lets a head well past it through): the
+    // limit is counted here, on the head as it came (request line, names, values, separators).
+    let limit = live.config.receiver.max_header_bytes;
+    let head = parts.method.as_str().len()
+        + parts.uri.to_string().len()
+        + " HTTP/1.1\r\n\r\n".len()
+        + parts
+            .headers
+            .iter()
+            .map(|(n, v)| n.as_str().len() + v.len() + 4)
+            .sum::<usize>();
+    if head as u64 > limit {
+        let error = IngressError::HeadersTooLarge { limit };
+        let route = live.config.route_for(path);
+        ctx.rejections
+            .record(
+                &ctx.writer,
+                route.name(),
+                parts.method.as_str(),
+                path,
+                error.status().as_u16(),
+                error.to_string(),
+            )
+            .await;
+        return Some(error.into_response());
     }
     let via: Vec<Header> = parts
         .headers

@@ -162,11 +162,12 @@ fn connection_builder(ctx: &Ctx) -> http1::Builder {
     builder
         .timer(TokioTimer::new())
         .header_read_timeout(Duration::from_millis(limits.header_timeout_ms))
-        // hyper's floor is 8 KiB; past this while reading the head it answers 431.
+        // Heads up to twice the limit reach the handler, which counts the limit exactly and
+        // records the refusal; past that hyper answers 431 itself (its floor is 8 KiB).
         .max_buf_size(
-            usize::try_from(limits.max_header_bytes)
+            usize::try_from(limits.max_header_bytes.saturating_mul(2))
                 .unwrap_or(usize::MAX)
-                .max(8192),
+                .max(16 * 1024),
         )
         .max_headers(512);
     builder
