@@ -70,3 +70,24 @@ async fn listen_flags_work_without_the_word_and_a_url_without_a_scheme_is_http()
     .await;
     assert_eq!(got.len(), 2);
 }
+
+#[test]
+fn completions_are_printed_for_each_shell() {
+    for (shell, marker) in [
+        ("bash", "_hooklens()"),
+        ("zsh", "#compdef hooklens"),
+        ("fish", "complete -c hooklens"),
+    ] {
+        let out = std::process::Command::new(common::binary::BIN)
+            .args(["completions", shell])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{shell}");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains(marker), "{shell}: {:.80}", text);
+        assert!(
+            text.contains("replay") && text.contains("targets"),
+            "{shell}: the commands"
+        );
+    }
+}

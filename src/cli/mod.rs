@@ -65,6 +65,11 @@ pub enum Command {
     Import(import::ImportArgs),
     /// Send a signed sample event (from the catalog, or a file) as its provider would.
     Send(send::SendArgs),
+    /// Shell completions: `hooklens completions bash > ~/.local/share/bash-completion/completions/hooklens`.
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
     /// Sign a body: prints one `Name: value` line per header to send.
     Sign(signing::SignArgs),
     /// Check a signature; exit 0 only if verified. Prints the evidence and, on failure, why.
@@ -212,6 +217,16 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Some(Command::Export(args)) => export::run(cli.data, args).await,
         Some(Command::Send(args)) => send::run(args).await,
         Some(Command::Import(args)) => import::run(cli.data, args).await,
+        Some(Command::Completions { shell }) => {
+            use clap::CommandFactory;
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "hooklens",
+                &mut std::io::stdout(),
+            );
+            Ok(())
+        }
         Some(Command::Sign(args)) => signing::sign(args),
         Some(Command::Verify(args)) => signing::verify(args),
     }
