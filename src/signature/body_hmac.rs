@@ -22,9 +22,24 @@ pub(crate) struct BodyHmac {
     pub event: &'static str,
     /// The header that carries the sender's delivery id.
     pub id: &'static str,
+    /// Another family of the same headers: (the canonical prefix, the other one), e.g.
+    /// Shopify's newer `shopify-*` beside `X-Shopify-*`. Either is read; the canonical one is
+    /// written (re-signing adds the other where the sender used it).
+    pub family: Option<(&'static str, &'static str)>,
 }
 
 impl BodyHmac {
+    /// A header by its canonical name, or by its name in the other family.
+    pub fn find<'h>(&self, headers: &'h [Header], name: &str) -> Option<&'h [u8]> {
+        header(headers, name).or_else(|| {
+            let (canonical, other) = self.family?;
+            let rest = name
+                .get(canonical.len()..)
+                .filter(|_| name[..canonical.len()].eq_ignore_ascii_case(canonical))?;
+            header(headers, &format!("{other}{rest}"))
+        })
+    }
+
     fn encode(&self, mac: &[u8]) -> String {
         format!("{}{}", self.prefix, self.encoding.encode(mac))
     }
@@ -36,11 +51,13 @@ impl Rules for BodyHmac {
     }
 
     fn present(&self, headers: &[Header]) -> bool {
-        header(headers, self.signature).is_some()
+        self.find(headers, self.signature).is_some()
     }
 
     fn parse(&self, headers: &[Header]) -> Result<Parsed, Failure> {
-        let raw = header(headers, self.signature).ok_or_else(|| Failure::missing(None, None))?;
+        let raw = self
+            .find(headers, self.signature)
+            .ok_or_else(|| Failure::missing(None, None))?;
         Ok(Parsed {
             signatures: vec![single_signature(raw, self.prefix, self.encoding)?],
             received: Some(evidence(raw)),

@@ -30,7 +30,10 @@ pub fn event_facts(
     };
     let from_header = |name| header(headers, name).and_then(text).and_then(fact);
     // The same header names the scheme signs with, so reading and sending cannot drift apart.
-    let from_headers = |s: &BodyHmac| (from_header(s.event), from_header(s.id));
+    let from_headers = |s: &BodyHmac| {
+        let read = |name| s.find(headers, name).and_then(text).and_then(fact);
+        (read(s.event), read(s.id))
+    };
     match scheme {
         "zentra" => from_headers(&ZENTRA),
         "github" => from_headers(&GITHUB),

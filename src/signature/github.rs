@@ -26,6 +26,7 @@ pub(crate) const GITHUB: BodyHmac = BodyHmac {
     encoding: Encoding::Hex,
     event: "X-GitHub-Event",
     id: "X-GitHub-Delivery",
+    family: None,
 };
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ pub(crate) const SHOPIFY: BodyHmac = BodyHmac {
     encoding: Encoding::Base64,
     event: "X-Shopify-Topic",
     id: "X-Shopify-Webhook-Id",
+    family: Some(("X-Shopify-", "shopify-")),
 };
 
 #[cfg(test)]
@@ -51,6 +52,34 @@ mod tests {
         );
         assert_eq!(v.verdict, Verdict::Verified);
         assert_eq!(v.expected.as_deref(), Some(SIGNATURE));
+    }
+
+    /// Shopify's newer unprefixed family (`shopify-hmac-sha256`, `shopify-topic`,
+    /// `shopify-webhook-id`), as `@shopify/shopify-api` reads them: verified, with the topic and
+    /// webhook id taken from them; a malformed one is `malformed`.
+    #[test]
+    fn the_newer_unprefixed_headers_verify_and_name_the_event() {
+        let secrets = Secret::list(["shpss_test_secret"]);
+        let headers = [
+            Header::new("shopify-hmac-sha256", SIGNATURE),
+            Header::new("shopify-topic", "orders/create"),
+            Header::new("shopify-webhook-id", "b54557e4"),
+        ];
+        let verifier = Verifier::new(Scheme::Shopify, secrets);
+        let at = Timestamp::from_unix_millis(0);
+        assert_eq!(
+            verifier.verify(&headers, BODY, at).verdict,
+            Verdict::Verified
+        );
+        let (event_type, id) = crate::signature::event_facts(Some("shopify"), &headers, BODY);
+        assert_eq!(
+            (event_type.as_deref(), id.as_deref()),
+            (Some("orders/create"), Some("b54557e4"))
+        );
+        let bad = [Header::new("shopify-hmac-sha256", "not base64!")];
+        assert_eq!(verifier.verify(&bad, BODY, at).verdict, Verdict::Malformed);
+        // Detected on a route without `verify` too.
+        assert_eq!(crate::signature::detect_name(&headers), Some("shopify"));
     }
 
     #[test]

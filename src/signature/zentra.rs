@@ -11,6 +11,7 @@ pub(crate) const ZENTRA: BodyHmac = BodyHmac {
     encoding: Encoding::Hex,
     event: "X-Zentra-Event",
     id: "X-Zentra-Delivery-Id",
+    family: None,
 };
 
 #[cfg(test)]
