@@ -99,14 +99,7 @@ pub fn print_show(detail: &EventDetail, json: bool) -> io::Result<()> {
             .map(|s| format!(", secret {}", escape(s)))
             .unwrap_or_default()
     )?;
-    if let Some(d) = &v.diagnosis {
-        writeln!(
-            out,
-            "diagnosis  {}: {}",
-            escape(&d.code),
-            escape(&d.message)
-        )?;
-    }
+    super::signing::print_diagnosis(&mut out, v)?;
     if !detail.deliveries.is_empty() {
         writeln!(out, "deliveries")?;
     }

@@ -249,6 +249,11 @@ pub fn print_verification(out: &mut impl Write, v: &Verification) -> std::io::Re
     writeln!(out, "received   {}", show(&v.received))?;
     writeln!(out, "expected   {}", show(&v.expected))?;
     writeln!(out, "signed     {}", show(&v.signed_content))?;
+    print_diagnosis(out, v)
+}
+
+/// `diagnosis  code: message`, when there is one.
+pub fn print_diagnosis(out: &mut impl Write, v: &Verification) -> std::io::Result<()> {
     if let Some(d) = &v.diagnosis {
         writeln!(
             out,

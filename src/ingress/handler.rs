@@ -115,18 +115,8 @@ async fn refuse_early(
             .sum::<usize>();
     if head as u64 > limit {
         let error = IngressError::HeadersTooLarge { limit };
-        let route = live.config.route_for(path);
-        ctx.rejections
-            .record(
-                &ctx.writer,
-                route.name(),
-                parts.method.as_str(),
-                path,
-                error.status().as_u16(),
-                error.to_string(),
-            )
-            .await;
-        return Some(error.into_response());
+        let reason = error.to_string();
+        return Some(rejected(ctx, live, parts, path, error, reason).await);
     }
     let via: Vec<Header> = parts
         .headers
@@ -140,18 +130,26 @@ async fn refuse_early(
     let error = IngressError::LoopDetected {
         via: live.identity.via(),
     };
+    let reason = error.code().to_owned();
+    Some(rejected(ctx, live, parts, path, error, reason).await)
+}
+
+/// The answer to a request refused on its head, recorded as `event.rejected` with `reason`.
+async fn rejected(
+    ctx: &Ctx,
+    live: &Live,
+    parts: &hyper::http::request::Parts,
+    path: &str,
+    error: IngressError,
+    reason: String,
+) -> Response<Full<Bytes>> {
     let route = live.config.route_for(path);
+    let method = parts.method.as_str();
+    let status = error.status().as_u16();
     ctx.rejections
-        .record(
-            &ctx.writer,
-            route.name(),
-            parts.method.as_str(),
-            path,
-            error.status().as_u16(),
-            error.code().to_owned(),
-        )
+        .record(&ctx.writer, route.name(), method, path, status, reason)
         .await;
-    Some(error.into_response())
+    error.into_response()
 }
 
 /// A request whose body has been read in full, with the budget it holds.
