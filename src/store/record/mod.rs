@@ -15,13 +15,18 @@
 //! object starts with `{`, never a format byte) with the body in the `bodies` table, and JSON
 //! delivery records; they are read as they are.
 
+mod attempt;
+mod legacy;
+mod stored;
+
+pub use attempt::{decode_attempt, encode_attempt};
+
 use super::StoreError;
-use crate::model::{
-    Attempt, DeliveryRecord, DeliveryState, Diagnosis, EventMeta, Header, SendMode, Timestamp,
-    Verdict, Verification,
-};
+use crate::model::{DeliveryRecord, EventMeta, Header, Timestamp};
+use legacy::{V2Delivery, V2Event};
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
+use stored::{StoredMode, StoredState, StoredVerification};
 use ulid::Ulid;
 
 // The stored forms are types of their own, never the model's: the model's serde shape is the
@@ -130,156 +135,6 @@ impl<'a> Stored<'a> {
                 .map(Cow::into_owned)
                 .collect(),
             imported,
-        }
-    }
-}
-
-/// A verification as stored (and as schema 2's JSON named its fields).
-#[derive(Serialize, Deserialize)]
-struct StoredVerification<'a> {
-    scheme: Option<Cow<'a, str>>,
-    verdict: StoredVerdict,
-    secret: Option<Cow<'a, str>>,
-    timestamp: Option<Cow<'a, str>>,
-    skew_secs: Option<i64>,
-    received: Option<Cow<'a, str>>,
-    expected: Option<Cow<'a, str>>,
-    signed_content: Option<Cow<'a, str>>,
-    diagnosis: Option<StoredDiagnosis<'a>>,
-}
-
-#[derive(Serialize, Deserialize)]
-struct StoredDiagnosis<'a> {
-    code: Cow<'a, str>,
-    message: Cow<'a, str>,
-}
-
-#[derive(Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-enum StoredVerdict {
-    Verified,
-    Mismatch,
-    Missing,
-    Malformed,
-    Stale,
-    NoSecret,
-    Unsigned,
-}
-
-impl<'a> StoredVerification<'a> {
-    fn of(v: &'a Verification) -> Self {
-        StoredVerification {
-            scheme: borrowed(&v.scheme),
-            verdict: match v.verdict {
-                Verdict::Verified => StoredVerdict::Verified,
-                Verdict::Mismatch => StoredVerdict::Mismatch,
-                Verdict::Missing => StoredVerdict::Missing,
-                Verdict::Malformed => StoredVerdict::Malformed,
-                Verdict::Stale => StoredVerdict::Stale,
-                Verdict::NoSecret => StoredVerdict::NoSecret,
-                Verdict::Unsigned => StoredVerdict::Unsigned,
-            },
-            secret: borrowed(&v.secret),
-            timestamp: borrowed(&v.timestamp),
-            skew_secs: v.skew_secs,
-            received: borrowed(&v.received),
-            expected: borrowed(&v.expected),
-            signed_content: borrowed(&v.signed_content),
-            diagnosis: v.diagnosis.as_ref().map(|d| StoredDiagnosis {
-                code: Cow::Borrowed(&d.code),
-                message: Cow::Borrowed(&d.message),
-            }),
-        }
-    }
-
-    fn into_model(self) -> Verification {
-        let text = |t: Option<Cow<'_, str>>| t.map(Cow::into_owned);
-        Verification {
-            scheme: text(self.scheme),
-            verdict: match self.verdict {
-                StoredVerdict::Verified => Verdict::Verified,
-                StoredVerdict::Mismatch => Verdict::Mismatch,
-                StoredVerdict::Missing => Verdict::Missing,
-                StoredVerdict::Malformed => Verdict::Malformed,
-                StoredVerdict::Stale => Verdict::Stale,
-                StoredVerdict::NoSecret => Verdict::NoSecret,
-                StoredVerdict::Unsigned => Verdict::Unsigned,
-            },
-            secret: text(self.secret),
-            timestamp: text(self.timestamp),
-            skew_secs: self.skew_secs,
-            received: text(self.received),
-            expected: text(self.expected),
-            signed_content: text(self.signed_content),
-            diagnosis: self.diagnosis.map(|d| Diagnosis {
-                code: d.code.into_owned(),
-                message: d.message.into_owned(),
-            }),
-        }
-    }
-}
-
-#[derive(Clone, Copy, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-enum StoredState {
-    Queued,
-    InFlight,
-    Succeeded,
-    RetryScheduled,
-    Failed,
-    Dead,
-}
-
-impl From<DeliveryState> for StoredState {
-    fn from(s: DeliveryState) -> Self {
-        match s {
-            DeliveryState::Queued => StoredState::Queued,
-            DeliveryState::InFlight => StoredState::InFlight,
-            DeliveryState::Succeeded => StoredState::Succeeded,
-            DeliveryState::RetryScheduled => StoredState::RetryScheduled,
-            DeliveryState::Failed => StoredState::Failed,
-            DeliveryState::Dead => StoredState::Dead,
-        }
-    }
-}
-
-impl From<StoredState> for DeliveryState {
-    fn from(s: StoredState) -> Self {
-        match s {
-            StoredState::Queued => DeliveryState::Queued,
-            StoredState::InFlight => DeliveryState::InFlight,
-            StoredState::Succeeded => DeliveryState::Succeeded,
-            StoredState::RetryScheduled => DeliveryState::RetryScheduled,
-            StoredState::Failed => DeliveryState::Failed,
-            StoredState::Dead => DeliveryState::Dead,
-        }
-    }
-}
-
-#[derive(Clone, Copy, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-enum StoredMode {
-    Target,
-    Replay,
-    AsReceived,
-}
-
-impl From<SendMode> for StoredMode {
-    fn from(m: SendMode) -> Self {
-        match m {
-            SendMode::Target => StoredMode::Target,
-            SendMode::Replay => StoredMode::Replay,
-            SendMode::AsReceived => StoredMode::AsReceived,
-        }
-    }
-}
-
-impl From<StoredMode> for SendMode {
-    fn from(m: StoredMode) -> Self {
-        match m {
-            StoredMode::Target => SendMode::Target,
-            StoredMode::Replay => SendMode::Replay,
-            StoredMode::AsReceived => SendMode::AsReceived,
         }
     }
 }
@@ -411,133 +266,6 @@ pub fn decode(id: Ulid, value: &[u8]) -> Result<Decoded<'_>, StoreError> {
     }
 }
 
-/// An event as schema 2 wrote it (JSON). Times, ids and headers in their contract form (RFC
-/// 3339, ULID text, `[name, value]` pairs), which the contract keeps stable anyway.
-#[derive(Deserialize)]
-struct V2Event<'a> {
-    id: Ulid,
-    received_at: Timestamp,
-    route: String,
-    method: String,
-    path: String,
-    query: String,
-    headers: Vec<Header>,
-    body_sha256: String,
-    body_len: u64,
-    remote_addr: String,
-    event_type: Option<String>,
-    dedupe_key: Option<String>,
-    duplicate_of: Option<Ulid>,
-    resend_of: Option<Ulid>,
-    verification: StoredVerification<'a>,
-    #[serde(default)]
-    secret_headers: Vec<String>,
-}
-
-impl V2Event<'_> {
-    fn into_model(self) -> EventMeta {
-        EventMeta {
-            id: self.id,
-            received_at: self.received_at,
-            route: self.route,
-            method: self.method,
-            path: self.path,
-            query: self.query,
-            headers: self.headers,
-            body_sha256: self.body_sha256,
-            body_len: self.body_len,
-            remote_addr: self.remote_addr,
-            event_type: self.event_type,
-            dedupe_key: self.dedupe_key,
-            duplicate_of: self.duplicate_of,
-            resend_of: self.resend_of,
-            verification: self.verification.into_model(),
-            secret_headers: self.secret_headers,
-            imported: false,
-        }
-    }
-}
-
-/// A delivery as schema 2 wrote it (JSON).
-#[derive(Deserialize)]
-struct V2Delivery {
-    id: Ulid,
-    event_id: Ulid,
-    target: String,
-    url: Option<String>,
-    state: StoredState,
-    replay_of: Option<Ulid>,
-    next_attempt_at: Option<Timestamp>,
-    wire_id: String,
-    mode: StoredMode,
-    duplicate: bool,
-    proxy: bool,
-    attempt_count: u32,
-}
-
-impl V2Delivery {
-    fn into_model(self) -> DeliveryRecord {
-        DeliveryRecord {
-            id: self.id,
-            event_id: self.event_id,
-            target: self.target,
-            url: self.url,
-            state: self.state.into(),
-            replay_of: self.replay_of,
-            next_attempt_at: self.next_attempt_at,
-            wire_id: self.wire_id,
-            mode: self.mode.into(),
-            duplicate: self.duplicate,
-            proxy: self.proxy,
-            attempt_count: self.attempt_count,
-        }
-    }
-}
-
-/// An attempt as stored: JSON (readable with any tool), in every schema so far.
-#[derive(Serialize, Deserialize)]
-struct StoredAttempt<'a> {
-    n: u32,
-    started_at: Timestamp,
-    duration_ms: u64,
-    status: Option<u16>,
-    error: Option<Cow<'a, str>>,
-    response_headers: Cow<'a, [Header]>,
-    response_body_base64: Option<Cow<'a, str>>,
-    response_size: Option<u64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    note: Option<Cow<'a, str>>,
-}
-
-pub fn encode_attempt(a: &Attempt) -> Result<Vec<u8>, StoreError> {
-    Ok(serde_json::to_vec(&StoredAttempt {
-        n: a.n,
-        started_at: a.started_at,
-        duration_ms: a.duration_ms,
-        status: a.status,
-        error: borrowed(&a.error),
-        response_headers: Cow::Borrowed(&a.response_headers),
-        response_body_base64: borrowed(&a.response_body_base64),
-        response_size: a.response_size,
-        note: borrowed(&a.note),
-    })?)
-}
-
-pub fn decode_attempt(value: &[u8]) -> Result<Attempt, StoreError> {
-    let a: StoredAttempt<'_> = serde_json::from_slice(value)?;
-    Ok(Attempt {
-        n: a.n,
-        started_at: a.started_at,
-        duration_ms: a.duration_ms,
-        status: a.status,
-        error: a.error.map(Cow::into_owned),
-        response_headers: a.response_headers.into_owned(),
-        response_body_base64: a.response_body_base64.map(Cow::into_owned),
-        response_size: a.response_size,
-        note: a.note.map(Cow::into_owned),
-    })
-}
-
 /// Sequence of the `event.received` record without decoding the rest.
 pub fn seq(value: &[u8]) -> u64 {
     value
@@ -547,7 +275,7 @@ pub fn seq(value: &[u8]) -> u64 {
         .unwrap_or(0)
 }
 
-fn borrowed(text: &Option<String>) -> Option<Cow<'_, str>> {
+pub(super) fn borrowed(text: &Option<String>) -> Option<Cow<'_, str>> {
     text.as_deref().map(Cow::Borrowed)
 }
 
@@ -558,7 +286,7 @@ fn corrupt(what: &str) -> StoreError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Diagnosis, Verdict, now};
+    use crate::model::{DeliveryState, Diagnosis, SendMode, Verdict, Verification, now};
 
     fn meta() -> EventMeta {
         EventMeta {
