@@ -593,11 +593,16 @@ async fn proxy_passes_the_consumers_answer_back_and_never_retries() {
     assert_eq!(response.text().await.unwrap(), "created");
     h.stop().await;
 
-    // Unreachable: 502 to the sender, the delivery failed after exactly one attempt.
-    let dead = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
+    // Unreachable: 502 to the sender, the delivery failed after exactly one attempt. The port
+    // stays held (a port merely released may be taken by another test's server meanwhile):
+    // each connection is closed unanswered.
+    let refuser = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let dead = refuser.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((connection, _)) = refuser.accept().await {
+            drop(connection);
+        }
+    });
     let text = config(&format!("http://{dead}/"), "").replace(
         "targets = [\"app\"]",
         "targets = [\"app\"]\nrespond = \"proxy\"",
@@ -612,7 +617,7 @@ async fn proxy_passes_the_consumers_answer_back_and_never_retries() {
         .unwrap();
     assert_eq!(response.status().as_u16(), 502);
     let answer: serde_json::Value = response.json().await.unwrap();
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The proxied attempt is on disk before the sender hears its answer.
     let e = h.event(&id_of(&answer)).await;
     assert_eq!(e.deliveries[0].state.as_str(), "failed");
     assert_eq!(e.deliveries[0].attempts.len(), 1);
