@@ -307,8 +307,8 @@ fn interactive(args: &ListenArgs) -> bool {
 /// The log file of the interface, opened (0600, appended) when the command will open it.
 fn interface_log(cli: &Cli) -> Option<(PathBuf, std::fs::File)> {
     let opens = match &cli.command {
-        None => interactive(&ListenArgs::default()),
-        Some(Command::Listen(args)) => interactive(args),
+        None => interactive(&cli.listen),
+        Some(Command::Listen(args)) => interactive(args) && interactive(&cli.listen),
         Some(_) => false,
     };
     if !opens {
