@@ -21,6 +21,10 @@ pub struct WindowRow {
     pub attempts: u32,
     /// A replay, duplicate or edited resend: `R`, `D`, `E`.
     pub lineage: Option<char>,
+    /// The targets its deliveries go to, oldest first.
+    pub targets: Vec<String>,
+    /// The signature scheme it was checked with (or detected).
+    pub scheme: Option<String>,
 }
 
 /// Which way a scan goes from its key.
@@ -112,6 +116,7 @@ fn row_of(txn: &ReadTransaction, meta: &EventMeta) -> Result<WindowRow, StoreErr
     let by_event = txn.open_table(BY_EVENT)?;
     let deliveries = txn.open_table(DELIVERIES)?;
     let mut states = Vec::new();
+    let mut targets = Vec::new();
     let mut attempts = 0u32;
     let mut lineage = meta.resend_of.map(|_| 'E');
     for entry in by_event.range((meta.id.0, 0)..=(meta.id.0, u128::MAX))? {
@@ -120,6 +125,7 @@ fn row_of(txn: &ReadTransaction, meta: &EventMeta) -> Result<WindowRow, StoreErr
             && let Ok(d) = record::decode_delivery(Ulid(id), value.value())
         {
             states.push(d.state);
+            targets.push(d.target);
             attempts = attempts.saturating_add(d.attempt_count);
             if lineage.is_none() && d.replay_of.is_some() {
                 lineage = Some(if d.duplicate { 'D' } else { 'R' });
@@ -134,6 +140,8 @@ fn row_of(txn: &ReadTransaction, meta: &EventMeta) -> Result<WindowRow, StoreErr
         delivery_states: states,
         attempts,
         lineage,
+        targets,
+        scheme: meta.verification.scheme.clone(),
     })
 }
 

@@ -13,6 +13,10 @@ enum Field {
     Method,
     Type,
     State,
+    Target,
+    Scheme,
+    Attempts,
+    Is,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -91,11 +95,16 @@ impl Filter {
                         "method" => Field::Method,
                         "type" => Field::Type,
                         "state" => Field::State,
+                        "target" => Field::Target,
+                        "scheme" => Field::Scheme,
+                        "attempts" => Field::Attempts,
+                        "is" => Field::Is,
                         _ => {
                             return Err(err(
                                 body_at,
                                 format!(
-                                    "unknown qualifier \"{}:\" (verdict: route: method: type: state:)",
+                                    "unknown qualifier \"{}:\" (verdict: route: method: type: \
+                                     state: target: scheme: attempts: is:)",
                                     crate::text::escape(name)
                                 ),
                             ));
@@ -115,8 +124,18 @@ impl Filter {
                 let allowed = match field {
                     Field::Verdict => Some(VERDICTS),
                     Field::State => Some(STATES),
+                    Field::Is => Some(LINEAGES),
                     _ => None,
                 };
+                if field == Field::Attempts && Comparison::parse(&lower).is_none() {
+                    return Err(err(
+                        at,
+                        format!(
+                            "\"{}\" is not a count: attempts:3, attempts:>=3, attempts:<2",
+                            crate::text::escape(alt)
+                        ),
+                    ));
+                }
                 if let Some(allowed) = allowed
                     && !allowed.contains(&lower.as_str())
                 {
@@ -173,6 +192,20 @@ impl Term {
                 .event_type
                 .as_deref()
                 .is_some_and(|t| glob(v, &t.to_lowercase())),
+            Field::Target => row.targets.iter().any(|t| glob(v, &t.to_lowercase())),
+            Field::Scheme => row
+                .scheme
+                .as_deref()
+                .is_some_and(|x| glob(v, &x.to_lowercase())),
+            Field::Attempts => Comparison::parse(v).is_some_and(|c| c.holds(row.attempts)),
+            Field::Is => {
+                let mark = match v.as_str() {
+                    "replay" => 'R',
+                    "duplicate" => 'D',
+                    _ => 'E',
+                };
+                row.lineage == Some(mark)
+            }
             Field::State => match v.as_str() {
                 "pending" => row.delivery_states.iter().any(|d| d.is_pending()),
                 "none" | "partial" => {
@@ -184,6 +217,39 @@ impl Term {
                     .any(|d: &DeliveryState| d.as_str() == other),
             },
         })
+    }
+}
+
+/// `is:` values.
+const LINEAGES: &[&str] = &["replay", "duplicate", "resend"];
+
+/// `attempts:` values: `3`, `>=3`, `>3`, `<=3`, `<3`, `=3`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Comparison {
+    op: &'static str,
+    n: u32,
+}
+
+impl Comparison {
+    fn parse(text: &str) -> Option<Comparison> {
+        let (op, rest) = [">=", "<=", ">", "<", "="]
+            .into_iter()
+            .find_map(|op| text.strip_prefix(op).map(|rest| (op, rest)))
+            .unwrap_or(("=", text));
+        Some(Comparison {
+            op,
+            n: rest.parse().ok()?,
+        })
+    }
+
+    fn holds(self, value: u32) -> bool {
+        match self.op {
+            ">=" => value >= self.n,
+            "<=" => value <= self.n,
+            ">" => value > self.n,
+            "<" => value < self.n,
+            _ => value == self.n,
+        }
     }
 }
 
@@ -238,8 +304,10 @@ mod tests {
             dedupe_key: Some("evt_42".into()),
             body_len: 0,
             delivery_states: states.to_vec(),
-            attempts: 0,
-            lineage: None,
+            attempts: 3,
+            lineage: Some('R'),
+            targets: vec!["billing".into()],
+            scheme: Some("stripe".into()),
         }
     }
 
@@ -263,6 +331,11 @@ mod tests {
         assert!(ok("route:str*"));
         assert!(!ok("type:charge.*"));
         assert!(!ok("github"));
+        assert!(ok("target:bill* scheme:stripe"));
+        assert!(!ok("target:audit"));
+        assert!(ok("attempts:>=3 attempts:3 -attempts:<3"));
+        assert!(!ok("attempts:>3"));
+        assert!(ok("is:replay") && !ok("is:duplicate|resend"));
     }
 
     #[test]
@@ -274,5 +347,9 @@ mod tests {
         assert!(e.message.contains("unknown qualifier"));
         let e = Filter::parse("state:dead|").unwrap_err();
         assert_eq!(e.column, 11);
+        let e = Filter::parse("attempts:>=x").unwrap_err();
+        assert_eq!(e.column, 9);
+        assert!(e.message.contains("not a count"));
+        assert!(Filter::parse("is:forwarded").is_err());
     }
 }

@@ -44,6 +44,8 @@ fn row(n: u128, path: &str, ty: &str, verdict: Verdict, states: &[DeliveryState]
         delivery_states: states.to_vec(),
         attempts: states.len() as u32,
         lineage: None,
+        targets: states.iter().map(|_| "billing".to_owned()).collect(),
+        scheme: Some("stripe".into()),
     }
 }
 
