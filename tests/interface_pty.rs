@@ -44,52 +44,122 @@ fn post(addr: &str, path: &str, body: &str) {
     assert!(answer.starts_with("HTTP/1.1 2"), "{answer}");
 }
 
+/// The real binary in a pseudo-terminal of `rows`×`cols`, its output parsed as a terminal
+/// would show it (and counted, to tell when nothing is drawn).
+struct Session {
+    child: Box<dyn portable_pty::Child + Send + Sync>,
+    keys: Box<dyn Write + Send>,
+    parser: Arc<Mutex<vt100::Parser>>,
+    bytes: Arc<std::sync::atomic::AtomicUsize>,
+    reader: Option<std::thread::JoinHandle<()>>,
+    // Dropped last: the pty stays open while the test reads it.
+    _master: Box<dyn portable_pty::MasterPty + Send>,
+}
+
+impl Session {
+    fn start(data: &std::path::Path, rows: u16, cols: u16, listen: &[&str]) -> Session {
+        let pty = native_pty_system()
+            .openpty(PtySize {
+                rows,
+                cols,
+                pixel_width: 0,
+                pixel_height: 0,
+            })
+            .unwrap();
+        let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_hooklens"));
+        cmd.args(["--data", data.to_str().unwrap(), "listen"]);
+        cmd.args(listen);
+        cmd.env("TERM", "xterm-256color");
+        cmd.env_remove("HOOKLENS_CONFIG");
+        let child = pty.slave.spawn_command(cmd).unwrap();
+        drop(pty.slave);
+        let parser = Arc::new(Mutex::new(vt100::Parser::new(
+            std::num::NonZeroU16::new(rows).unwrap(),
+            std::num::NonZeroU16::new(cols).unwrap(),
+            0,
+        )));
+        let mut output = pty.master.try_clone_reader().unwrap();
+        let (feed, bytes) = (
+            parser.clone(),
+            Arc::new(std::sync::atomic::AtomicUsize::new(0)),
+        );
+        let counted = bytes.clone();
+        let reader = std::thread::spawn(move || {
+            let mut buf = [0u8; 8192];
+            while let Ok(n) = output.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                counted.fetch_add(n, std::sync::atomic::Ordering::SeqCst);
+                feed.lock().unwrap().process(&buf[..n]);
+            }
+        });
+        Session {
+            child,
+            keys: pty.master.take_writer().unwrap(),
+            parser,
+            bytes,
+            reader: Some(reader),
+            _master: pty.master,
+        }
+    }
+
+    fn screen(&self) -> Screen {
+        Screen(self.parser.clone())
+    }
+
+    fn press(&mut self, bytes: &[u8]) {
+        self.keys.write_all(bytes).unwrap();
+        self.keys.flush().unwrap();
+    }
+
+    fn drawn(&self) -> usize {
+        self.bytes.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Waits for the process to end with status 0, then for the last of its output to be
+    /// parsed, and checks the terminal is as it was: the alternate screen left, the cursor shown.
+    fn ends_restored(&mut self, what: &str) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{what} did not stop the interface"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        assert!(status.success(), "exit status {status:?}");
+        // The reader ends at EOF (no process holds the pty any more): everything is parsed.
+        if let Some(reader) = self.reader.take() {
+            let (done, finished) = std::sync::mpsc::channel();
+            std::thread::spawn(move || done.send(reader.join()));
+            let _ = finished.recv_timeout(Duration::from_secs(5));
+        }
+        let p = self.parser.lock().unwrap();
+        assert!(
+            !p.screen().alternate_screen(),
+            "the alternate screen was left"
+        );
+        assert!(!p.screen().hide_cursor(), "the cursor is shown again");
+    }
+}
+
 #[test]
 fn the_interface_runs_in_a_terminal_and_restores_it() {
     let data = tempfile::tempdir().unwrap();
-    let pty = native_pty_system()
-        .openpty(PtySize {
-            rows: 40,
-            cols: 120,
-            pixel_width: 0,
-            pixel_height: 0,
-        })
-        .unwrap();
-    let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_hooklens"));
-    cmd.args([
-        "--data",
-        data.path().to_str().unwrap(),
-        "listen",
-        "--bind",
-        "127.0.0.1:0",
-        "--api-bind",
-        "127.0.0.1:0",
-    ]);
-    cmd.env("TERM", "xterm-256color");
-    cmd.env_remove("HOOKLENS_CONFIG");
-    let mut child = pty.slave.spawn_command(cmd).unwrap();
-    drop(pty.slave);
-    let parser = Arc::new(Mutex::new(vt100::Parser::new(
-        std::num::NonZeroU16::new(40).unwrap(),
-        std::num::NonZeroU16::new(120).unwrap(),
-        0,
-    )));
-    let mut reader = pty.master.try_clone_reader().unwrap();
-    let feed = parser.clone();
-    std::thread::spawn(move || {
-        let mut buf = [0u8; 8192];
-        while let Ok(n) = reader.read(&mut buf) {
-            if n == 0 {
-                break;
-            }
-            feed.lock().unwrap().process(&buf[..n]);
-        }
-    });
-    let mut keys = pty.master.take_writer().unwrap();
-    let screen = Screen(parser.clone());
+    let mut session = Session::start(
+        data.path(),
+        40,
+        120,
+        &["--bind", "127.0.0.1:0", "--api-bind", "127.0.0.1:0"],
+    );
+    let screen = session.screen();
 
     screen.wait("the empty state", |s| s.contains("No events yet"));
-    assert!(parser.lock().unwrap().screen().alternate_screen());
+    assert!(session.parser.lock().unwrap().screen().alternate_screen());
     let info: serde_json::Value = serde_json::from_slice(
         &std::fs::read(data.path().join("instance.json")).expect("instance.json"),
     )
@@ -107,54 +177,34 @@ fn the_interface_runs_in_a_terminal_and_restores_it() {
         s.contains("/first/hook") && s.contains("/second/hook")
     });
 
-    let mut press = |bytes: &[u8]| {
-        keys.write_all(bytes).unwrap();
-        keys.flush().unwrap();
-    };
-    press(b"/");
-    press(b"second -verdict:mismatch");
-    press(b"\r");
+    session.press(b"/");
+    session.press(b"second -verdict:mismatch");
+    session.press(b"\r");
     screen.wait("the filtered list", |s| {
         s.contains("/second/hook") && !s.contains("/first/hook")
     });
-    press(b"\x1b");
+    session.press(b"\x1b");
     screen.wait("the filter cleared", |s| s.contains("/first/hook"));
-    press(b"j"); // the older one
-    press(b"\r");
+    session.press(b"j"); // the older one
+    session.press(b"\r");
     screen.wait("the overview", |s| {
         s.contains("[Overview]") && s.contains("Dedupe key")
     });
-    press(b"2");
+    session.press(b"2");
     screen.wait("the request tab", |s| {
         s.contains("[Request]") && s.contains("\"n\": 1")
     });
-    press(b"\t");
+    session.press(b"\t");
     screen.wait("the signature tab", |s| {
         s.contains("[Signature]") && s.contains("Verdict")
     });
-    press(b"?");
+    session.press(b"?");
     screen.wait("the help overlay", |s| s.contains("Keys — detail"));
-    press(b"?");
-    press(b"\x1b");
+    session.press(b"?");
+    session.press(b"\x1b");
     screen.wait("the help closed", |s| !s.contains("Keys — detail"));
-    press(b"q");
-
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(Instant::now() < deadline, "the interface did not quit");
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    assert!(status.success(), "exit status {status:?}");
-    std::thread::sleep(Duration::from_millis(200));
-    let p = parser.lock().unwrap();
-    assert!(
-        !p.screen().alternate_screen(),
-        "the alternate screen was left"
-    );
-    assert!(!p.screen().hide_cursor(), "the cursor is shown again");
+    session.press(b"q");
+    session.ends_restored("q");
     assert!(
         !data.path().join("instance.json").exists(),
         "the instance shut down cleanly"
@@ -165,79 +215,19 @@ fn the_interface_runs_in_a_terminal_and_restores_it() {
 #[test]
 fn idle_draws_nothing_and_sigterm_restores_the_terminal() {
     let data = tempfile::tempdir().unwrap();
-    let pty = native_pty_system()
-        .openpty(PtySize {
-            rows: 24,
-            cols: 80,
-            pixel_width: 0,
-            pixel_height: 0,
-        })
-        .unwrap();
-    let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_hooklens"));
-    cmd.args([
-        "--data",
-        data.path().to_str().unwrap(),
-        "listen",
-        "--bind",
-        "127.0.0.1:0",
-    ]);
-    cmd.env("TERM", "xterm-256color");
-    cmd.env_remove("HOOKLENS_CONFIG");
-    let mut child = pty.slave.spawn_command(cmd).unwrap();
-    drop(pty.slave);
-    let parser = Arc::new(Mutex::new(vt100::Parser::new(
-        std::num::NonZeroU16::new(24).unwrap(),
-        std::num::NonZeroU16::new(80).unwrap(),
-        0,
-    )));
-    let mut reader = pty.master.try_clone_reader().unwrap();
-    let feed = parser.clone();
-    let bytes = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let counted = bytes.clone();
-    std::thread::spawn(move || {
-        let mut buf = [0u8; 8192];
-        while let Ok(n) = reader.read(&mut buf) {
-            if n == 0 {
-                break;
-            }
-            counted.fetch_add(n, std::sync::atomic::Ordering::SeqCst);
-            feed.lock().unwrap().process(&buf[..n]);
-        }
-    });
-    let screen = Screen(parser.clone());
+    let mut session = Session::start(data.path(), 24, 80, &["--bind", "127.0.0.1:0"]);
+    let screen = session.screen();
     screen.wait("the empty state", |s| s.contains("No events yet"));
     // Idle: two ticks pass and not one byte is drawn.
     std::thread::sleep(Duration::from_millis(300));
-    let before = bytes.load(std::sync::atomic::Ordering::SeqCst);
+    let before = session.drawn();
     std::thread::sleep(Duration::from_millis(2500));
-    assert_eq!(
-        bytes.load(std::sync::atomic::Ordering::SeqCst),
-        before,
-        "frames drawn while idle"
-    );
-    let pid = child.process_id().expect("a pid").to_string();
+    assert_eq!(session.drawn(), before, "frames drawn while idle");
+    let pid = session.child.process_id().expect("a pid").to_string();
     let killed = std::process::Command::new("kill")
         .args(["-TERM", &pid])
         .status()
         .unwrap();
     assert!(killed.success());
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "SIGTERM did not stop the interface"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    assert!(status.success(), "exit status {status:?}");
-    std::thread::sleep(Duration::from_millis(200));
-    let p = parser.lock().unwrap();
-    assert!(
-        !p.screen().alternate_screen(),
-        "the alternate screen was left"
-    );
-    assert!(!p.screen().hide_cursor(), "the cursor is shown again");
+    session.ends_restored("SIGTERM");
 }

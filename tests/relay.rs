@@ -234,11 +234,7 @@ async fn passthrough_keeps_method_headers_and_body_so_stripes_signature_verifies
         r.uri, "/stripe/in?x=1",
         "the path after the route prefix and the query are appended"
     );
-    let headers: Vec<Header> = r
-        .headers
-        .iter()
-        .map(|(n, v)| Header::new(n.as_str(), v.as_bytes()))
-        .collect();
+    let headers = r.captured_headers();
     let v = Verifier::new(Scheme::Stripe, secrets).verify(&headers, &r.body, now());
     assert_eq!(v.verdict.as_str(), "verified", "{v:?}");
     settled(&h, &id_of(&answer), Duration::from_secs(5)).await;
@@ -256,11 +252,7 @@ secrets = ["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "whsec_dGhlIG5leHQgc2VjcmV0
     let (_, answer) = post(&h, "/hooks", br#"{"type":"user.created"}"#, &[]).await;
     let got = consumer.wait_for(1, Duration::from_secs(10)).await;
     let r = &got[0];
-    let headers: Vec<Header> = r
-        .headers
-        .iter()
-        .map(|(n, v)| Header::new(n.as_str(), v.as_bytes()))
-        .collect();
+    let headers = r.captured_headers();
     for secret in [
         "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
         "whsec_dGhlIG5leHQgc2VjcmV0IGluIHRoZSByb3RhdGlvbg==",
@@ -300,11 +292,7 @@ async fn zentra_re_signing_keeps_one_delivery_id_across_retries() {
     for r in &got {
         assert_eq!(r.header("x-zentra-delivery-id"), Some(delivery.as_str()));
         assert_eq!(r.header("x-zentra-event"), Some("ticket.created"));
-        let headers: Vec<Header> = r
-            .headers
-            .iter()
-            .map(|(n, v)| Header::new(n.as_str(), v.as_bytes()))
-            .collect();
+        let headers = r.captured_headers();
         let v = Verifier::new(Scheme::Zentra, Secret::list(["z-secret"])).verify(
             &headers,
             &r.body,
@@ -490,11 +478,7 @@ url = "{}"
     let got = consumer.wait_for(2, Duration::from_secs(10)).await;
     let r = &got[1];
     assert_eq!(r.body, body);
-    let headers: Vec<Header> = r
-        .headers
-        .iter()
-        .map(|(n, v)| Header::new(n.as_str(), v.as_bytes()))
-        .collect();
+    let headers = r.captured_headers();
     let v = Verifier::new(Scheme::Stripe, secrets).verify(&headers, &r.body, now());
     assert_eq!(
         v.verdict.as_str(),

@@ -7,7 +7,7 @@ mod common;
 
 use common::binary::BIN;
 use common::consumer::Consumer;
-use hooklens::model::{Header, Verdict, now};
+use hooklens::model::{Verdict, now};
 use hooklens::signature::{Scheme, Secret, SecretValue, Verifier};
 use std::process::Output;
 use std::time::Duration;
@@ -40,11 +40,7 @@ fn verdict(scheme: &str, received: &common::consumer::Received) -> Verdict {
         0,
         SecretValue::new(secret_for(scheme.name()).as_bytes()),
     )];
-    let headers: Vec<Header> = received
-        .headers
-        .iter()
-        .map(|(n, v)| Header::new(n.as_str(), v.as_bytes()))
-        .collect();
+    let headers = received.captured_headers();
     Verifier::new(scheme, secrets)
         .verify(&headers, &received.body, now())
         .verdict

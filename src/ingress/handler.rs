@@ -105,8 +105,12 @@ async fn refuse_early(
     // hyper's read buffer is not an exact limit (it lets a head well past it through): the
     // limit is counted here, on the head as it came (request line, names, values, separators).
     let limit = live.config.receiver.max_header_bytes;
+    let target = parts
+        .uri
+        .path_and_query()
+        .map_or(parts.uri.path().len(), |pq| pq.as_str().len());
     let head = parts.method.as_str().len()
-        + parts.uri.to_string().len()
+        + target
         + " HTTP/1.1\r\n\r\n".len()
         + parts
             .headers
@@ -117,6 +121,10 @@ async fn refuse_early(
         let error = IngressError::HeadersTooLarge { limit };
         let reason = error.to_string();
         return Some(rejected(ctx, live, parts, path, error, reason).await);
+    }
+    // Most requests carry no `Via`: nothing to collect then.
+    if !parts.headers.contains_key(header::VIA) {
+        return None;
     }
     let via: Vec<Header> = parts
         .headers

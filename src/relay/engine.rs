@@ -7,6 +7,7 @@ use super::health::{Gate, Health, HealthReport, HealthState};
 use super::policy::{self, Next, Outcome};
 use super::request;
 use super::slots::{Claim, Running, Slots};
+use super::tracked::Tracked;
 use crate::config::TargetConfig;
 use crate::live::LiveRx;
 use crate::model::{DeliveryRecord, EventMeta, Lifecycle, TargetControl, Timestamp, now};
@@ -464,32 +465,6 @@ pub(super) struct Task {
     pub slots: Slots,
     /// The engine and every attempt task: stopped and waited for by the relay's shutdown.
     pub attempts: Tracked,
-}
-
-/// Tasks a stop cuts off and waits for, so none is left detached.
-#[derive(Clone, Default)]
-pub(super) struct Tracked {
-    tracker: tokio_util::task::TaskTracker,
-    cancel: tokio_util::sync::CancellationToken,
-}
-
-impl Tracked {
-    pub fn spawn(&self, work: impl std::future::Future<Output = ()> + Send + 'static) {
-        let cancel = self.cancel.clone();
-        self.tracker.spawn(async move {
-            tokio::select! {
-                _ = cancel.cancelled() => {}
-                _ = work => {}
-            }
-        });
-    }
-
-    /// Cuts off every task and returns once all have ended.
-    pub async fn stop(&self) {
-        self.tracker.close();
-        self.cancel.cancel();
-        self.tracker.wait().await;
-    }
 }
 
 impl Task {

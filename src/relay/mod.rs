@@ -9,6 +9,7 @@ mod health;
 mod policy;
 mod request;
 mod slots;
+mod tracked;
 
 pub use attempt::Answer;
 pub use direct::{ABANDONED, deliver_here};

@@ -7,7 +7,7 @@ use crate::model::{
 };
 use bytes::Bytes;
 
-fn capture(route: &str, body: &'static [u8], dedupe: Option<&str>) -> Capture {
+pub(super) fn capture(route: &str, body: &'static [u8], dedupe: Option<&str>) -> Capture {
     Capture {
         received_at: now(),
         route: route.into(),

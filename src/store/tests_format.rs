@@ -13,7 +13,7 @@ use crate::model::{
 use std::path::PathBuf;
 use ulid::Ulid;
 
-fn event() -> EventMeta {
+pub(super) fn event() -> EventMeta {
     EventMeta {
         id: Ulid::from_parts(1_700_000_000_000, 1),
         received_at: Timestamp::from_unix_millis(1_700_000_000_123),

@@ -148,30 +148,10 @@ fn row_of(txn: &ReadTransaction, meta: &EventMeta) -> Result<WindowRow, StoreErr
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Header, Verdict, Verification, now};
     use crate::store::{Capture, StoreOptions};
 
     fn capture(route: &str) -> Capture {
-        Capture {
-            received_at: now(),
-            route: route.into(),
-            method: "POST".into(),
-            path: format!("/{route}"),
-            query: String::new(),
-            headers: vec![Header::new("content-type", "application/json")],
-            body: bytes::Bytes::from_static(b"{}"),
-            body_sha256: String::new(),
-            remote_addr: "127.0.0.1:1".into(),
-            event_type: None,
-            dedupe_key: None,
-            claims_dedupe_key: true,
-            resend_of: None,
-            verification: Verification::bare(None, Verdict::Unsigned),
-            secret_headers: Vec::new(),
-            targets: Vec::new(),
-            drop_duplicate: false,
-            proxy: false,
-        }
+        crate::store::tests::capture(route, b"{}", None)
     }
 
     #[tokio::test]

@@ -24,6 +24,14 @@ impl Received {
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
+
+    /// The headers as hooklens captures them, for its verifier.
+    pub fn captured_headers(&self) -> Vec<hooklens::model::Header> {
+        self.headers
+            .iter()
+            .map(|(n, v)| hooklens::model::Header::new(n.as_str(), v.as_bytes()))
+            .collect()
+    }
 }
 
 /// One scripted answer.

@@ -286,45 +286,11 @@ fn corrupt(what: &str) -> StoreError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{DeliveryState, Diagnosis, SendMode, Verdict, Verification, now};
+    use crate::model::{DeliveryState, SendMode, now};
 
+    /// An event with every field set (the golden fixtures' own).
     fn meta() -> EventMeta {
-        EventMeta {
-            id: Ulid::generate(),
-            received_at: now(),
-            route: "stripe".into(),
-            method: "POST".into(),
-            path: "/stripe/hooks".into(),
-            query: "a=1&b".into(),
-            headers: vec![
-                Header::new("content-type", "application/json"),
-                Header::new("x-raw", vec![0xff, 0x00, 0x1b]),
-                Header::new("x-raw", "second"),
-            ],
-            body_sha256: "ab".repeat(32),
-            body_len: 4,
-            remote_addr: "127.0.0.1:9".into(),
-            event_type: Some("invoice.paid".into()),
-            dedupe_key: None,
-            duplicate_of: Some(Ulid::generate()),
-            resend_of: None,
-            verification: Verification {
-                scheme: Some("stripe".into()),
-                verdict: Verdict::Stale,
-                secret: Some("#1".into()),
-                timestamp: Some("1700000000000".into()),
-                skew_secs: Some(-3),
-                received: Some("v1=00".into()),
-                expected: Some("v1=11".into()),
-                signed_content: Some("1700000000000.{body}".into()),
-                diagnosis: Some(Diagnosis {
-                    code: "timestamp_millis".into(),
-                    message: "m".into(),
-                }),
-            },
-            secret_headers: vec!["x-webhook-secret".into()],
-            imported: false,
-        }
+        crate::store::tests_format::event()
     }
 
     #[test]
