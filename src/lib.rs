@@ -5,9 +5,11 @@
 
 pub mod api;
 pub mod app;
+pub mod capture;
 pub mod catalog;
 pub mod cli;
 pub mod config;
+pub mod contract;
 pub mod export;
 pub mod headless;
 pub mod identity;

@@ -1,8 +1,8 @@
 //! Planning a replay: which targets, how it is signed, who asked. Shared by the control API, the
 //! `replay` command and (later) the interface, so all three replay the same way.
 
-use crate::api::ReplayBody;
 use crate::config::Config;
+use crate::contract::ReplayBody;
 use crate::model::{DeliveryRecord, DeliveryState, SendMode};
 use crate::store::{Planned, ReplayRequest, Store, StoreError, Writer};
 use crate::text::escape;

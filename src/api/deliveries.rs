@@ -2,20 +2,12 @@
 //! /api/v1/deliveries/replay` (bulk: dead letters to their own targets).
 
 use super::extract::{ApiBody, ApiQuery, given, variant};
-use super::{ApiError, ApiState, Page, PageQuery, read};
-use crate::model::Delivery;
+use super::{ApiError, ApiState, PageQuery, read};
+use crate::contract::{BulkReplayBody, DeliveryItem, Page};
 use crate::store::DeliveryFilter;
 use axum::Json;
 use axum::extract::State;
-use serde::{Deserialize, Serialize};
-use ulid::Ulid;
-
-#[derive(Debug, Serialize, Deserialize)]
-pub struct DeliveryItem {
-    pub event_id: Ulid,
-    #[serde(flatten)]
-    pub delivery: Delivery,
-}
+use serde::Deserialize;
 
 /// `?state=&target=&event=&limit=&cursor=`; anything else is a 400.
 #[derive(Debug, Deserialize)]
@@ -63,19 +55,6 @@ pub async fn list(
         items,
         next_cursor: page.next_cursor,
     }))
-}
-
-/// `POST /api/v1/deliveries/replay` body.
-#[derive(Debug, Default, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct BulkReplayBody {
-    /// `dead` or `failed`.
-    pub state: String,
-    #[serde(default)]
-    pub target: Option<String>,
-    /// Only deliveries newer than this id (exclusive).
-    #[serde(default)]
-    pub since: Option<Ulid>,
 }
 
 pub async fn replay(

@@ -2,12 +2,13 @@
 //! event id, or a delivery id for its event) and `POST /api/v1/events/{id}/replay`.
 
 use super::extract::{ApiBody, ApiPath, ApiQuery, given, variant};
-use super::{ApiError, ApiState, Page, PageQuery, read};
+use super::{ApiError, ApiState, PageQuery, read};
+use crate::contract::{Page, ReplayBody};
 use crate::model::{EventDetail, EventSummary};
 use crate::store::EventFilter;
 use axum::Json;
 use axum::extract::State;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use ulid::Ulid;
 
 /// `?limit=&cursor=&route=&verdict=&state=`, or `after=ID` for oldest first from there (the
@@ -65,7 +66,7 @@ pub async fn show(
 ) -> Result<Json<EventDetail>, ApiError> {
     let id = parse_id(&id)?;
     let reveal = query.reveal;
-    let mut detail = read(&state.store, move |s| detail(s, id, reveal))
+    let mut detail = read(&state.store, move |s| s.event_detail(id, reveal))
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no event or delivery {id}")))?;
     let circuits = state.relay.open_circuits().await;
@@ -75,37 +76,6 @@ pub async fn show(
         }
     }
     Ok(Json(detail))
-}
-
-/// The event `id` names (itself, or the one a delivery id belongs to), with its deliveries.
-pub fn detail(
-    store: &crate::store::Store,
-    id: Ulid,
-    reveal: bool,
-) -> Result<Option<EventDetail>, crate::store::StoreError> {
-    let Some(event) = store.event_of(id)? else {
-        return Ok(None);
-    };
-    let Some((meta, body)) = store.get_event(event)? else {
-        return Ok(None);
-    };
-    let deliveries = store.event_deliveries(event)?;
-    Ok(Some(EventDetail::new(meta, &body, deliveries, reveal)))
-}
-
-/// `POST /api/v1/events/{id}/replay` body.
-#[derive(Debug, Default, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct ReplayBody {
-    #[serde(default)]
-    pub to: Option<String>,
-    /// Only these configured targets (names).
-    #[serde(default)]
-    pub targets: Option<Vec<String>>,
-    #[serde(default)]
-    pub duplicate: bool,
-    #[serde(default)]
-    pub as_received: bool,
 }
 
 pub async fn replay(

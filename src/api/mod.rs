@@ -7,9 +7,7 @@ mod events;
 mod extract;
 mod targets;
 
-pub use deliveries::{BulkReplayBody, DeliveryItem};
 pub use error::ApiError;
-pub use events::{ReplayBody, detail as event_detail};
 
 use crate::live::LiveRx;
 use crate::relay::Relay;
@@ -109,13 +107,6 @@ async fn json_safe_bodies(request: Request, next: Next) -> Response {
 
 /// The largest export `POST /api/v1/import` takes at once.
 const MAX_IMPORT_BYTES: usize = 512 * 1024 * 1024;
-
-/// One page of a list route: `{items, next_cursor}`, `next_cursor` null on the last page.
-#[derive(Debug, serde::Serialize, serde::Deserialize)]
-pub struct Page<T> {
-    pub items: Vec<T>,
-    pub next_cursor: Option<ulid::Ulid>,
-}
 
 /// `?limit=&cursor=` of the list routes: newest first, the cursor exclusive.
 #[derive(Debug, serde::Deserialize)]

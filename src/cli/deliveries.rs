@@ -4,7 +4,7 @@
 use super::Failure;
 use super::events::parse_id;
 use super::source::{Access, Source};
-use crate::api::DeliveryItem;
+use crate::contract::DeliveryItem;
 use crate::instance::DataDir;
 use crate::model::DeliveryState;
 use crate::store::DeliveryFilter;

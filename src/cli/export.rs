@@ -4,7 +4,7 @@
 use super::Failure;
 use super::events::parse_id;
 use super::source::{Access, Source};
-use crate::api::Page;
+use crate::contract::Page;
 use crate::export::{Exporter, Format};
 use crate::instance::DataDir;
 use crate::model::{EventDetail, EventSummary};

@@ -6,8 +6,8 @@
 use super::Failure;
 use super::events::parse_id;
 use super::source::{Access, Source};
-use crate::api::{BulkReplayBody, ReplayBody};
 use crate::config::Config;
+use crate::contract::{BulkReplayBody, ReplayBody};
 use crate::instance::DataDir;
 use crate::live::Live;
 use crate::model::{Delivery, DeliveryState};

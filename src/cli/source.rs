@@ -2,7 +2,7 @@
 //! file itself when none runs (a stale `instance.json` is ignored).
 
 use super::Failure;
-use crate::api::{DeliveryItem, Page};
+use crate::contract::{DeliveryItem, Page};
 use crate::instance::DataDir;
 use crate::model::{EventDetail, EventSummary};
 use crate::store::{DeliveryFilter, EventFilter, Store, StoreOptions, Writer};
@@ -207,11 +207,9 @@ impl Source {
             Source::File(None) => Ok(None),
             Source::File(Some(history)) => {
                 let store = history.store.clone();
-                let found = tokio::task::spawn_blocking(move || {
-                    crate::api::event_detail(&store, id, reveal)
-                })
-                .await
-                .map_err(|e| Failure::failed(anyhow!(e)))??;
+                let found = tokio::task::spawn_blocking(move || store.event_detail(id, reveal))
+                    .await
+                    .map_err(|e| Failure::failed(anyhow!(e)))??;
                 Ok(found)
             }
         }

@@ -3,16 +3,14 @@
 use super::budget::Reservation;
 use super::error::{IngressError, json_response};
 use super::server::Ctx;
-use crate::config::{Dedupe, Respond};
+use crate::capture::{Arrived, Plan, Reply};
 use crate::live::{Inspection, Live};
-use crate::model::{Header, Timestamp, Verdict, now};
+use crate::model::{Header, Timestamp, now};
 use crate::relay::{Answer, Claim, ProxyError};
-use crate::store::{Capture, CaptureTarget};
 use bytes::{Bytes, BytesMut};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode, header};
-use sha2::{Digest, Sha256};
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -225,49 +223,27 @@ async fn capture(
         body,
         reservation,
     } = request;
-    let headers: Vec<Header> = parts
-        .headers
-        .iter()
-        .map(|(name, value)| Header::new(name.as_str(), value.as_bytes()))
-        .collect();
-    let (inspection, headers, body, body_sha256) =
-        inspect(live.clone(), path.clone(), headers, body, received_at).await?;
-    let route = live.config.route_for(&path);
-    let reject = route.route.is_some_and(|r| r.reject_invalid)
-        && inspection.verification.verdict.is_invalid();
-    // A refused event is recorded as evidence but goes nowhere.
-    // The id a consumer dedupes on is the sender's own when it has one (so a consumer that
-    // dedupes on `X-GitHub-Delivery` or `webhook-id` keeps working through hooklens, re-signed
-    // or not), else the delivery's; one a header cannot carry falls back to the delivery's.
-    let wire_id = inspection
-        .dedupe_key
-        .clone()
-        .filter(|k| crate::signature::header_safe(k));
-    let mut targets = if reject {
-        Vec::new()
-    } else {
-        live.config
-            .targets_for_route(route.name())
-            .into_iter()
-            .filter(|t| crate::live::accepts(&t.events, inspection.event_type.as_deref()))
-            .map(|t| CaptureTarget {
-                name: t.name.clone(),
-                wire_id: wire_id.clone(),
-                claimed: false,
-            })
-            .collect::<Vec<_>>()
+    let arrived = Arrived {
+        received_at,
+        remote_addr: remote.to_string(),
+        method: parts.method.as_str().to_owned(),
+        query: parts.uri.query().unwrap_or("").to_owned(),
+        headers: parts
+            .headers
+            .iter()
+            .map(|(name, value)| Header::new(name.as_str(), value.as_bytes()))
+            .collect(),
+        path,
+        body,
+        resend_of: None,
     };
-    let challenge = slack_challenge(&live, route.name(), &inspection, &body);
-    let fixed = route.route.and_then(|r| match &r.respond {
-        Respond::Static(answer) => Some(answer.clone()),
-        _ => None,
-    });
-    let proxy = challenge.is_none()
-        && !targets.is_empty()
-        && route.route.is_some_and(|r| r.respond == Respond::Proxy);
+    let (arrived, inspection, body_sha256) = inspect(live.clone(), arrived).await?;
+    let Plan { mut capture, reply } = crate::capture::plan(&live, arrived, inspection, body_sha256);
     // Targets with a free slot get their first attempt the moment the event is on disk (the
     // proxied one is made below, by this request itself).
-    let claims: Vec<Option<Claim>> = targets
+    let proxy = capture.proxy;
+    let claims: Vec<Option<Claim>> = capture
+        .targets
         .iter_mut()
         .enumerate()
         .map(|(i, t)| {
@@ -278,30 +254,6 @@ async fn capture(
             claim
         })
         .collect();
-    let drop_duplicate = route.route.is_some_and(|r| r.dedupe == Dedupe::Drop);
-    let claims_dedupe_key = route.route.is_none_or(|r| r.verify.is_none())
-        || inspection.verification.verdict == Verdict::Verified;
-    let route_name = route.name().to_owned();
-    let capture = Capture {
-        received_at,
-        route: route_name,
-        method: parts.method.as_str().to_owned(),
-        query: parts.uri.query().unwrap_or("").to_owned(),
-        path,
-        headers,
-        body_sha256,
-        body,
-        remote_addr: remote.to_string(),
-        event_type: inspection.event_type,
-        dedupe_key: inspection.dedupe_key,
-        claims_dedupe_key,
-        resend_of: None,
-        verification: inspection.verification,
-        secret_headers: inspection.secret_headers,
-        targets,
-        drop_duplicate,
-        proxy,
-    };
     let body = capture.body.clone();
     let captured = ctx.writer.capture(capture).await.map_err(|error| {
         tracing::error!(%error, "event not stored; answering 503");
@@ -310,16 +262,6 @@ async fn capture(
     // Committed: the body no longer counts against the budget of bytes waiting for the disk.
     drop(reservation);
     let event_id = captured.id.to_string();
-    if reject {
-        // Recorded, but the sender hears only that the signature failed: no expected value, no
-        // diagnosis (that would make the receiver a signature oracle).
-        let body = serde_json::json!({
-            "error": "invalid_signature",
-            "message": "the webhook signature could not be verified",
-            "event_id": event_id,
-        });
-        return Ok(json_response(StatusCode::UNAUTHORIZED, &body));
-    }
     let event = Arc::new(captured.event);
     dispatch_claimed(
         &ctx,
@@ -329,51 +271,39 @@ async fn capture(
         event.clone(),
         body.clone(),
     );
-    if let Some(challenge) = challenge {
+    Ok(match reply {
+        // Recorded, but the sender hears only that the signature failed: no expected value, no
+        // diagnosis (that would make the receiver a signature oracle).
+        Reply::Rejected => json_response(
+            StatusCode::UNAUTHORIZED,
+            &serde_json::json!({
+                "error": "invalid_signature",
+                "message": "the webhook signature could not be verified",
+                "event_id": event_id,
+            }),
+        ),
         // Slack accepts hooklens as its Request URL only if it hears the challenge back.
-        return Ok(json_response(
+        Reply::Challenge(challenge) => json_response(
             StatusCode::OK,
             &serde_json::json!({ "challenge": challenge }),
-        ));
-    }
-    if let Some(answer) = fixed {
-        if answer.delay_ms > 0 {
-            tokio::time::sleep(Duration::from_millis(answer.delay_ms)).await;
+        ),
+        Reply::Static(answer) => {
+            if answer.delay_ms > 0 {
+                tokio::time::sleep(Duration::from_millis(answer.delay_ms)).await;
+            }
+            static_answer(&answer)
         }
-        return Ok(static_answer(&answer));
-    }
-    if let Some(first) = captured.deliveries.first()
-        && first.proxy
-    {
-        let max = usize::try_from(live.config.receiver.max_body_bytes).unwrap_or(usize::MAX);
-        let answer = ctx.relay.proxy(first.clone(), &event, body, max).await;
-        return Ok(proxied(answer, &event_id));
-    }
-    Ok(json_response(
-        StatusCode::OK,
-        &serde_json::json!({ "event_id": event_id }),
-    ))
-}
-
-/// A Slack Request URL check (`{"type": "url_verification", "challenge": ...}`) on a route that
-/// verifies Slack signatures: its challenge, to be answered whatever the route's `respond`. Only
-/// a verified one — answering an unverified one would echo anyone's text back as Slack's.
-fn slack_challenge(
-    live: &Live,
-    route: &str,
-    inspection: &Inspection,
-    body: &[u8],
-) -> Option<String> {
-    let slack = live
-        .verifier(route)
-        .is_some_and(|v| v.scheme().name() == "slack");
-    if !slack || inspection.verification.verdict != Verdict::Verified {
-        return None;
-    }
-    let json: serde_json::Value = serde_json::from_slice(body).ok()?;
-    (json["type"] == "url_verification")
-        .then(|| json["challenge"].as_str().map(str::to_owned))
-        .flatten()
+        Reply::Proxy => match captured.deliveries.first() {
+            Some(first) if first.proxy => {
+                let max =
+                    usize::try_from(live.config.receiver.max_body_bytes).unwrap_or(usize::MAX);
+                let answer = ctx.relay.proxy(first.clone(), &event, body, max).await;
+                proxied(answer, &event_id)
+            }
+            _ => json_response(StatusCode::OK, &serde_json::json!({ "event_id": event_id })),
+        },
+        Reply::Ack => json_response(StatusCode::OK, &serde_json::json!({ "event_id": event_id })),
+    })
 }
 
 /// A route's static answer (its headers were checked when the configuration was loaded).
@@ -411,17 +341,12 @@ fn dispatch_claimed(
 /// Checks the signature and hashes the body; on a blocking thread when the body is large.
 async fn inspect(
     live: Arc<Live>,
-    path: String,
-    headers: Vec<Header>,
-    body: Bytes,
-    received_at: Timestamp,
-) -> Result<(Inspection, Vec<Header>, Bytes, String), IngressError> {
-    let large = body.len() >= OFF_THREAD_BYTES;
+    arrived: Arrived,
+) -> Result<(Arrived, Inspection, String), IngressError> {
+    let large = arrived.body.len() >= OFF_THREAD_BYTES;
     let work = move || {
-        let route = live.config.route_for(&path);
-        let inspection = live.inspect(&route, &headers, &body, received_at);
-        let sha = hex::encode(Sha256::digest(&body));
-        (inspection, headers, body, sha)
+        let (inspection, sha) = crate::capture::inspect(&live, &arrived);
+        (arrived, inspection, sha)
     };
     if !large {
         return Ok(work());

@@ -151,6 +151,37 @@ fn one() -> u64 {
 }
 
 impl Lifecycle {
+    /// The event the record is about, where it is about one.
+    pub fn event_id(&self) -> Option<Ulid> {
+        match self {
+            Lifecycle::EventReceived { event_id, .. }
+            | Lifecycle::DeliveryQueued { event_id, .. }
+            | Lifecycle::DeliveryAttempted { event_id, .. }
+            | Lifecycle::DeliverySucceeded { event_id, .. }
+            | Lifecycle::DeliveryFailed { event_id, .. }
+            | Lifecycle::DeliveryDead { event_id, .. }
+            | Lifecycle::EventReplayed { event_id, .. } => Some(*event_id),
+            Lifecycle::Audit { event_id, .. } => *event_id,
+            _ => None,
+        }
+    }
+
+    /// The target the record is about, where it is about one.
+    pub fn target(&self) -> Option<&str> {
+        match self {
+            Lifecycle::DeliveryQueued { target, .. }
+            | Lifecycle::DeliveryAttempted { target, .. }
+            | Lifecycle::DeliverySucceeded { target, .. }
+            | Lifecycle::DeliveryFailed { target, .. }
+            | Lifecycle::DeliveryDead { target, .. }
+            | Lifecycle::EventReplayed { target, .. }
+            | Lifecycle::EndpointCreated { target, .. }
+            | Lifecycle::HealthChanged { target, .. } => Some(target),
+            Lifecycle::Audit { target, .. } => target.as_deref(),
+            _ => None,
+        }
+    }
+
     /// The `event.received` record of a stored event.
     pub fn received(e: &EventMeta) -> Self {
         Lifecycle::EventReceived {

@@ -16,7 +16,7 @@ use bytes::Bytes;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 
 /// How long to wait before reading the store again after it failed to answer.
@@ -35,7 +35,6 @@ pub(super) enum Intent {
     Observed(Observation, Option<oneshot::Sender<Option<i64>>>),
     /// A control by hand, by an actor; persisted (with its audit record) before it applies.
     Control(Control, oneshot::Sender<Result<(), ControlError>>),
-    Health(oneshot::Sender<Vec<HealthReport>>),
     /// Start nothing new; answer once the attempts under way have finished.
     Stop(oneshot::Sender<()>),
     /// An attempt's result is on disk (wakes a draining engine).
@@ -85,15 +84,25 @@ pub(super) struct Engine {
     targets: HashMap<String, TargetState>,
     /// In flight on disk without a running attempt at the last sweep.
     suspects: HashSet<ulid::Ulid>,
+    /// Every target's health as of the last pass (`None` until the first).
+    health: watch::Sender<Snapshot>,
 }
 
+/// What the engine publishes: every target's health, `None` before its first pass.
+pub(super) type Snapshot = Option<Arc<Vec<HealthReport>>>;
+
 impl Engine {
-    pub fn new(task: Task, intents: mpsc::Receiver<Intent>) -> Self {
+    pub fn new(
+        task: Task,
+        intents: mpsc::Receiver<Intent>,
+        health: watch::Sender<Snapshot>,
+    ) -> Self {
         Engine {
             task,
             intents,
             targets: HashMap::new(),
             suspects: HashSet::new(),
+            health,
         }
     }
 
@@ -108,6 +117,7 @@ impl Engine {
         sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let wake_at = self.dispatch().await;
+            self.publish();
             let sleep = async {
                 match wake_at {
                     Some(at) => tokio::time::sleep_until(at).await,
@@ -337,12 +347,17 @@ impl Engine {
         match intent {
             Intent::Observed(o, reply) => {
                 let open_until = self.observe(o).await;
+                // Published before anyone learns of the attempt from its answer: health read
+                // after an `endpoint.health_changed` record shows that change.
+                self.publish();
                 if let Some(reply) = reply {
                     let _ = reply.send(open_until);
                 }
             }
             Intent::Control(control, reply) => {
                 let done = self.control(control).await;
+                // Whoever asked reads the health next: it must show the change.
+                self.publish();
                 let _ = reply.send(done);
             }
             Intent::Stop(reply) => drop(reply.send(())),
@@ -351,30 +366,38 @@ impl Engine {
                 self.sweep(true).await;
                 let _ = reply.send(());
             }
-            Intent::Health(reply) => {
-                let live = self.task.live.borrow().clone();
-                let mut names: Vec<String> =
-                    live.config.targets.iter().map(|t| t.name.clone()).collect();
-                for name in self.targets.keys() {
-                    if !names.contains(name) {
-                        names.push(name.clone());
-                    }
-                }
-                let reports = names
-                    .iter()
-                    .map(|n| {
-                        let url = request::settings(&live.config, n)
-                            .map(|t| crate::text::redact_url(&t.url).into_owned());
-                        let in_flight = self.task.slots.in_flight(n);
-                        match self.targets.get(n) {
-                            Some(s) => s.health.report(n, url, in_flight),
-                            None => Health::default().report(n, url, in_flight),
-                        }
-                    })
-                    .collect();
-                let _ = reply.send(reports);
+        }
+    }
+
+    /// Publishes every target's health (configured, or known from deliveries) when it moved:
+    /// readers take the latest snapshot without asking the engine, which may be busy.
+    fn publish(&self) {
+        let live = self.task.live.borrow().clone();
+        let mut names: Vec<String> = live.config.targets.iter().map(|t| t.name.clone()).collect();
+        for name in self.targets.keys() {
+            if !names.contains(name) {
+                names.push(name.clone());
             }
         }
+        let reports: Vec<HealthReport> = names
+            .iter()
+            .map(|n| {
+                let url = request::settings(&live.config, n)
+                    .map(|t| crate::text::redact_url(&t.url).into_owned());
+                let in_flight = self.task.slots.in_flight(n);
+                match self.targets.get(n) {
+                    Some(s) => s.health.report(n, url, in_flight),
+                    None => Health::default().report(n, url, in_flight),
+                }
+            })
+            .collect();
+        self.health.send_if_modified(|old| {
+            let moved = old.as_deref().is_none_or(|old| *old != reports);
+            if moved {
+                *old = Some(Arc::new(reports));
+            }
+            moved
+        });
     }
 
     async fn control(&mut self, control: Control) -> Result<(), ControlError> {

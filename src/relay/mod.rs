@@ -23,15 +23,16 @@ use crate::live::LiveRx;
 use crate::model::{DeliveryRecord, EventMeta, TargetControl, now};
 use crate::store::{Decision, Store, Writer};
 use bytes::Bytes;
-use engine::{Engine, Intent, Observation, Task};
+use engine::{Engine, Intent, Observation, Snapshot, Task};
 use std::sync::Arc;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 
 /// Handle to the relay; cheap to clone.
 #[derive(Clone)]
 pub struct Relay {
     intents: mpsc::Sender<Intent>,
     task: Task,
+    health: watch::Receiver<Snapshot>,
 }
 
 /// Why a proxied attempt has no answer to pass back.
@@ -56,8 +57,14 @@ impl Relay {
             slots: slots::Slots::default(),
             attempts: Default::default(),
         };
-        task.attempts.spawn(Engine::new(task.clone(), rx).run());
-        Ok(Relay { intents: tx, task })
+        let (publish, health) = watch::channel(None);
+        task.attempts
+            .spawn(Engine::new(task.clone(), rx, publish).run());
+        Ok(Relay {
+            intents: tx,
+            task,
+            health,
+        })
     }
 
     /// Reserves a concurrency slot of `target` for an event about to be captured, when the
@@ -176,13 +183,23 @@ impl Relay {
             .collect()
     }
 
-    /// The engine's view of every target (without the outbox counts).
+    /// The engine's view of every target as last published (without the outbox counts; in
+    /// flight as of now, since captures claim slots without the engine). Waits for the engine's
+    /// first pass after a start; empty once it has stopped without one.
     async fn reports(&self) -> Vec<HealthReport> {
-        let (reply, answer) = oneshot::channel();
-        if self.intents.send(Intent::Health(reply)).await.is_err() {
-            return Vec::new();
+        let published = self.health.borrow().clone();
+        let snapshot = match published {
+            Some(snapshot) => snapshot,
+            None => match self.health.clone().wait_for(Option::is_some).await {
+                Ok(snapshot) => snapshot.clone().unwrap_or_default(),
+                Err(_) => return Vec::new(),
+            },
+        };
+        let mut reports = Vec::clone(&snapshot);
+        for report in &mut reports {
+            report.in_flight = self.task.slots.in_flight(&report.name);
         }
-        answer.await.unwrap_or_default()
+        reports
     }
 
     /// Makes the one attempt of a `proxy` route's delivery (already in flight on disk) and returns

@@ -200,11 +200,7 @@ impl Store {
 
     /// The event an id names: the event itself, or the event of the delivery it is.
     pub fn event_of(&self, id: Ulid) -> Result<Option<Ulid>, StoreError> {
-        let txn = self.begin_read()?;
-        if txn.open_table(EVENTS)?.get(id.0)?.is_some() {
-            return Ok(Some(id));
-        }
-        Ok(read_delivery(&txn, id)?.map(|d| d.event_id))
+        super::query::resolve(&self.begin_read()?, id)
     }
 
     /// The dead letters a bulk replay takes, oldest first: deliveries to a named target in

@@ -7,6 +7,7 @@ mod apply;
 mod error;
 mod fault;
 mod filter;
+mod log;
 mod query;
 mod record;
 mod tables;
@@ -17,7 +18,8 @@ pub use apply::{Decision, Planned};
 pub use error::StoreError;
 pub use fault::DiskFull;
 pub use filter::{DeliveryFilter, EventFilter};
-pub use query::{DeliveryPage, EventPage, LogBatch, LogRecord};
+pub use log::{Fact, LogBatch, LogRecord};
+pub use query::{DeliveryPage, EventPage};
 pub use window::{Direction, Scan, WindowRow};
 pub use writer::{Capture, CaptureTarget, Captured, ReplayRequest, Writer};
 

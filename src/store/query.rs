@@ -1,12 +1,10 @@
 //! Reads: pages of events by key range (never by offset), one event, the lifecycle log.
 
 use super::record;
-use super::tables::{
-    self, ATTEMPTS, BODIES, BY_EVENT, DELIVERIES, EVENTS, INFLIGHT, LOG, PAUSED, PENDING,
-};
+use super::tables::{ATTEMPTS, BODIES, BY_EVENT, DELIVERIES, EVENTS, INFLIGHT, PAUSED, PENDING};
 use super::{Store, StoreError};
 use crate::model::{
-    Attempt, Delivery, DeliveryRecord, EventMeta, EventSummary, Lifecycle, Timestamp,
+    Attempt, Delivery, DeliveryRecord, EventDetail, EventMeta, EventSummary, Timestamp,
 };
 use redb::ReadTransaction;
 use redb::{ReadableTable, ReadableTableMetadata};
@@ -29,25 +27,6 @@ pub struct DeliveryPage {
     pub next_cursor: Option<Ulid>,
 }
 
-/// Lifecycle records read in one go, and where the read stopped.
-#[derive(Debug, Clone, Default)]
-pub struct LogBatch {
-    pub records: Vec<LogRecord>,
-    /// The last sequence looked at: pass it as `after` for the next batch. Records whose event
-    /// was pruned meanwhile, or that no longer decode, are passed over, so a batch can be empty
-    /// while records remain — this says how far it got. Equal to `after` at the head.
-    pub next: u64,
-    /// Records passed over because they no longer decode.
-    pub damaged: usize,
-}
-
-/// One committed lifecycle record: its sequence and its JSON text.
-#[derive(Debug, Clone)]
-pub struct LogRecord {
-    pub seq: u64,
-    pub json: Vec<u8>,
-}
-
 impl Store {
     /// Newest events first, strictly older than `before` when given.
     pub fn list_events(&self, before: Option<Ulid>, limit: usize) -> Result<EventPage, StoreError> {
@@ -56,21 +35,21 @@ impl Store {
 
     /// One event with its body.
     pub fn get_event(&self, id: Ulid) -> Result<Option<(EventMeta, Vec<u8>)>, StoreError> {
+        read_event(&self.begin_read()?, id)
+    }
+
+    /// The event `id` names (itself, or the one a delivery id belongs to) with its body and its
+    /// deliveries, read in one transaction so that they agree with each other.
+    pub fn event_detail(&self, id: Ulid, reveal: bool) -> Result<Option<EventDetail>, StoreError> {
         let txn = self.begin_read()?;
-        let events = txn.open_table(EVENTS)?;
-        let Some(value) = events.get(id.0)? else {
+        let Some(event) = resolve(&txn, id)? else {
             return Ok(None);
         };
-        let event = record::decode(id, value.value())?;
-        let body = match event.body {
-            Some(inline) => inline.to_vec(),
-            None => txn
-                .open_table(BODIES)?
-                .get(id.0)?
-                .map(|v| v.value().to_vec())
-                .unwrap_or_default(),
+        let Some((meta, body)) = read_event(&txn, event)? else {
+            return Ok(None);
         };
-        Ok(Some((event.meta, body)))
+        let deliveries = read_deliveries(&txn, event)?;
+        Ok(Some(EventDetail::new(meta, &body, deliveries, reveal)))
     }
 
     /// The newest id the writer handed out (events and deliveries share one sequence).
@@ -89,54 +68,9 @@ impl Store {
         Ok(txn.open_table(EVENTS)?.len()?)
     }
 
-    /// Lifecycle records with a sequence greater than `after`, oldest first; at most `limit`
-    /// looked at.
-    pub fn log_after(&self, after: u64, limit: usize) -> Result<LogBatch, StoreError> {
-        let txn = self.begin_read()?;
-        let log = txn.open_table(LOG)?;
-        let events = txn.open_table(EVENTS)?;
-        let mut batch = LogBatch {
-            next: after,
-            ..LogBatch::default()
-        };
-        for entry in log.range(after.saturating_add(1)..)?.take(limit) {
-            let (seq, value) = entry?;
-            batch.next = seq.value();
-            let json = match tables::received_of(value.value()) {
-                Some(id) => match events.get(id.0)? {
-                    Some(event) => match record::decode(id, event.value()) {
-                        Ok(decoded) => serde_json::to_vec(&Lifecycle::received(&decoded.meta))?,
-                        Err(error) => {
-                            tracing::warn!(%error, event = %id, "damaged event record passed over");
-                            batch.damaged += 1;
-                            continue;
-                        }
-                    },
-                    // Pruned between the two reads' commits: nothing left to tell.
-                    None => continue,
-                },
-                None => value.value().to_vec(),
-            };
-            batch.records.push(LogRecord {
-                seq: seq.value(),
-                json,
-            });
-        }
-        Ok(batch)
-    }
-
     /// An event's deliveries with their attempts, oldest first.
     pub fn event_deliveries(&self, event: Ulid) -> Result<Vec<Delivery>, StoreError> {
-        let txn = self.begin_read()?;
-        let by_event = txn.open_table(BY_EVENT)?;
-        let mut out = Vec::new();
-        for entry in by_event.range((event.0, 0)..=(event.0, u128::MAX))? {
-            let (key, _) = entry?;
-            if let Some(record) = read_delivery(&txn, Ulid(key.value().1))? {
-                out.push(record.view(read_attempts(&txn, &record)?));
-            }
-        }
-        Ok(out)
+        read_deliveries(&self.begin_read()?, event)
     }
 
     /// Deliveries, newest first, strictly older than `before` when given.
@@ -259,6 +193,43 @@ impl Store {
             })
             .collect()
     }
+}
+
+fn read_event(txn: &ReadTransaction, id: Ulid) -> Result<Option<(EventMeta, Vec<u8>)>, StoreError> {
+    let events = txn.open_table(EVENTS)?;
+    let Some(value) = events.get(id.0)? else {
+        return Ok(None);
+    };
+    let event = record::decode(id, value.value())?;
+    let body = match event.body {
+        Some(inline) => inline.to_vec(),
+        None => txn
+            .open_table(BODIES)?
+            .get(id.0)?
+            .map(|v| v.value().to_vec())
+            .unwrap_or_default(),
+    };
+    Ok(Some((event.meta, body)))
+}
+
+/// The event an id names: an event id itself, or a delivery's event.
+pub(super) fn resolve(txn: &ReadTransaction, id: Ulid) -> Result<Option<Ulid>, StoreError> {
+    if txn.open_table(EVENTS)?.get(id.0)?.is_some() {
+        return Ok(Some(id));
+    }
+    Ok(read_delivery(txn, id)?.map(|d| d.event_id))
+}
+
+fn read_deliveries(txn: &ReadTransaction, event: Ulid) -> Result<Vec<Delivery>, StoreError> {
+    let by_event = txn.open_table(BY_EVENT)?;
+    let mut out = Vec::new();
+    for entry in by_event.range((event.0, 0)..=(event.0, u128::MAX))? {
+        let (key, _) = entry?;
+        if let Some(record) = read_delivery(txn, Ulid(key.value().1))? {
+            out.push(record.view(read_attempts(txn, &record)?));
+        }
+    }
+    Ok(out)
 }
 
 pub(super) fn read_delivery(

@@ -94,6 +94,16 @@ async fn every_capture_and_record_is_logged_in_order() {
     let second: serde_json::Value = serde_json::from_slice(&log[1].json).unwrap();
     assert_eq!(second["type"], "config.rejected");
     assert!(store.log_after(log[1].seq, 10).unwrap().records.is_empty());
+    // The same records as values, for the interface: nothing for it to parse.
+    let facts = store.facts_after(0, 10).unwrap();
+    let seqs: Vec<u64> = facts.records.iter().map(|f| f.seq).collect();
+    assert_eq!(seqs, [log[0].seq, log[1].seq]);
+    assert_eq!(facts.records[0].lifecycle, Lifecycle::received(&a.event));
+    assert!(matches!(
+        &facts.records[1].lifecycle,
+        Lifecycle::ConfigRejected { error: Some(e), .. } if e == "bad"
+    ));
+    assert_eq!((facts.next, facts.damaged), (log[1].seq, 0));
 }
 
 #[tokio::test]

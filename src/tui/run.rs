@@ -4,7 +4,7 @@
 
 use super::keymap::{Key, Keymap};
 use super::state::{DetailView, Info, State};
-use super::update::{Effect, LogFact, Msg, start, update};
+use super::update::{Effect, Msg, start, update};
 use super::view::{self, Theme};
 use crate::app::Instance;
 use crate::model::now;
@@ -223,7 +223,7 @@ async fn follow_log(store: crate::store::Store, tx: mpsc::UnboundedSender<Msg>) 
     while head.changed().await.is_ok() {
         let mut facts = Vec::new();
         loop {
-            let batch = match store.read(move |s| s.log_after(seq, 1000)).await {
+            let batch = match store.read(move |s| s.facts_after(seq, 1000)).await {
                 Ok(batch) => batch,
                 Err(error) => {
                     let _ = tx.send(Msg::Failed(format!("cannot read the log: {error}")));
@@ -232,7 +232,7 @@ async fn follow_log(store: crate::store::Store, tx: mpsc::UnboundedSender<Msg>) 
             };
             let done = batch.next == seq;
             seq = batch.next;
-            facts.extend(batch.records.iter().filter_map(|r| fact(&r.json)));
+            facts.extend(batch.records.into_iter().map(|f| f.lifecycle));
             if done {
                 break;
             }
@@ -241,17 +241,6 @@ async fn follow_log(store: crate::store::Store, tx: mpsc::UnboundedSender<Msg>) 
             return;
         }
     }
-}
-
-fn fact(json: &[u8]) -> Option<LogFact> {
-    let value: serde_json::Value = serde_json::from_slice(json).ok()?;
-    let text = |k: &str| value.get(k).and_then(|v| v.as_str()).map(str::to_owned);
-    Some(LogFact {
-        kind: text("type")?,
-        event_id: text("event_id").and_then(|s| s.parse().ok()),
-        target: text("target"),
-        error: text("error"),
-    })
 }
 
 /// Runs one effect on its own task (store reads on a blocking thread); the result comes back
@@ -289,7 +278,7 @@ fn spawn_effect(instance: &Instance, effect: Effect, tx: mpsc::UnboundedSender<M
                 let read = store
                     .read(move |s| {
                         // As `events show` without `--reveal`: secrets redacted.
-                        Ok(crate::api::event_detail(s, id, false)?.map(|detail| {
+                        Ok(s.event_detail(id, false)?.map(|detail| {
                             let body = detail.body();
                             let pretty = view::pretty_json(&body);
                             let lines = view::body_lines(&body);

@@ -334,16 +334,32 @@ fn a_stale_window_read_is_dropped() {
     );
 }
 
+/// The `event.received` record of an event with nothing else to say.
+fn received(event: Ulid) -> crate::model::Lifecycle {
+    crate::model::Lifecycle::EventReceived {
+        at: at(0),
+        event_id: event,
+        route: "stripe".into(),
+        method: "POST".into(),
+        path: "/stripe".into(),
+        event_type: None,
+        dedupe_key: None,
+        duplicate_of: None,
+        resend_of: None,
+        verification: crate::model::VerificationSummary {
+            scheme: None,
+            verdict: crate::model::Verdict::Unsigned,
+            secret: None,
+            diagnosis: None,
+        },
+    }
+}
+
 #[test]
 fn new_events_are_counted_while_follow_is_off() {
     let mut s = loaded(120, 40);
     update(&mut s, key('j'));
-    let fact = super::update::LogFact {
-        kind: "event.received".into(),
-        event_id: Some(id(10)),
-        target: None,
-        error: None,
-    };
+    let fact = received(id(10));
     update(&mut s, Msg::Log(vec![fact.clone(), fact], at(0)));
     assert_eq!(s.list.new_since, 2);
     assert_eq!(s.list.selected, 1, "the selection stays put");
@@ -520,12 +536,7 @@ fn an_idle_tick_reads_nothing() {
     let mut s = loaded(120, 40);
     s.targets.reports.truncate(1); // healthy, nothing queued: nothing moves
     assert!(update(&mut s, Msg::Tick(at(1000))).is_empty());
-    let fact = super::update::LogFact {
-        kind: "event.received".into(),
-        event_id: Some(id(10)),
-        target: None,
-        error: None,
-    };
+    let fact = received(id(10));
     update(&mut s, Msg::Log(vec![fact], at(1000)));
     assert_eq!(update(&mut s, Msg::Tick(at(2000))), vec![Effect::ReadCount]);
     assert!(update(&mut s, Msg::Tick(at(3000))).is_empty());
@@ -534,11 +545,16 @@ fn an_idle_tick_reads_nothing() {
 #[test]
 fn the_open_detail_refreshes_as_attempts_arrive() {
     let mut s = loaded(120, 40);
-    let fact = super::update::LogFact {
-        kind: "event.delivery.attempted".into(),
-        event_id: Some(id(9)),
-        target: Some("billing".into()),
+    let fact = crate::model::Lifecycle::DeliveryAttempted {
+        at: at(5000),
+        event_id: id(9),
+        delivery_id: id(90),
+        target: "billing".into(),
+        attempt: 2,
+        status: Some(500),
         error: None,
+        duration_ms: 12,
+        next_attempt_at: None,
     };
     let effects = update(&mut s, Msg::Log(vec![fact], at(5000)));
     assert!(

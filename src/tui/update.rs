@@ -6,21 +6,12 @@ use super::filter::Filter;
 use super::keymap::{Action, Key};
 use super::state::{BodyMode, DetailView, Focus, SCAN_BUDGET, State, Tab, WINDOW};
 use super::view::layout;
-use crate::model::{TargetControl, Timestamp};
+use crate::model::{Lifecycle, TargetControl, Timestamp};
 use crate::relay::HealthReport;
 use crate::store::{Direction, Scan};
 use crossterm::event::KeyCode;
 use std::sync::Arc;
 use ulid::Ulid;
-
-/// A fact from the lifecycle log, as far as the interface cares.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LogFact {
-    pub kind: String,
-    pub event_id: Option<Ulid>,
-    pub target: Option<String>,
-    pub error: Option<String>,
-}
 
 /// How a window read's rows join the list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,7 +32,8 @@ pub enum Msg {
     Key(Key),
     Resize(u16, u16),
     Tick(Timestamp),
-    Log(Vec<LogFact>, Timestamp),
+    /// Lifecycle records committed since the last batch, oldest first.
+    Log(Vec<Lifecycle>, Timestamp),
     Window {
         generation: u64,
         place: Place,
@@ -538,28 +530,30 @@ fn targets_action(state: &mut State, action: Action) -> Vec<Effect> {
     Vec::new()
 }
 
-fn on_log(state: &mut State, facts: Vec<LogFact>, now: Timestamp) -> Vec<Effect> {
+fn on_log(state: &mut State, facts: Vec<Lifecycle>, now: Timestamp) -> Vec<Effect> {
     state.now = now;
     let mut received = 0u64;
     let mut touched_rows = false;
     let mut touched_detail = false;
     for fact in &facts {
-        if fact.kind == "event.received" {
-            received += 1;
-            state.status.arrivals.push_back(now.unix_millis());
-        }
-        if let Some(id) = fact.event_id {
+        if let Some(id) = fact.event_id() {
             touched_detail |= state.detail.id == Some(id);
             touched_rows |= state.list.rows.iter().any(|r| r.summary.id == id);
         }
-        if fact.kind.starts_with("event.delivery") || fact.target.is_some() {
+        if fact.target().is_some() {
             state.targets.stale = true;
         }
-        match fact.kind.as_str() {
-            "config.reloaded" => state.status.config = super::state::ConfigState::Reloaded,
-            "config.rejected" => {
+        match fact {
+            Lifecycle::EventReceived { .. } => {
+                received += 1;
+                state.status.arrivals.push_back(now.unix_millis());
+            }
+            Lifecycle::ConfigReloaded { .. } => {
+                state.status.config = super::state::ConfigState::Reloaded
+            }
+            Lifecycle::ConfigRejected { error, .. } => {
                 state.status.config = super::state::ConfigState::Rejected(
-                    fact.error.clone().unwrap_or_else(|| "rejected".into()),
+                    error.clone().unwrap_or_else(|| "rejected".into()),
                 )
             }
             _ => {}
