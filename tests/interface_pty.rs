@@ -70,6 +70,11 @@ impl Session {
         cmd.args(["--data", data.to_str().unwrap(), "listen"]);
         cmd.args(listen);
         cmd.env("TERM", "xterm-256color");
+        // The glyphs these screens are read by; a C locale would get the ASCII fallbacks.
+        cmd.env("LANG", "C.UTF-8");
+        for unset in ["LC_ALL", "LC_CTYPE", "HOOKLENS_ASCII"] {
+            cmd.env_remove(unset);
+        }
         cmd.env_remove("HOOKLENS_CONFIG");
         let child = pty.slave.spawn_command(cmd).unwrap();
         drop(pty.slave);
@@ -199,10 +204,10 @@ fn the_interface_runs_in_a_terminal_and_restores_it() {
         s.contains("[Signature]") && s.contains("Verdict")
     });
     session.press(b"?");
-    screen.wait("the help overlay", |s| s.contains("Keys — detail"));
+    screen.wait("the help overlay", |s| s.contains("Help — detail"));
     session.press(b"?");
     session.press(b"\x1b");
-    screen.wait("the help closed", |s| !s.contains("Keys — detail"));
+    screen.wait("the help closed", |s| !s.contains("Help — detail"));
     session.press(b"q");
     session.ends_restored("q");
     assert!(

@@ -45,6 +45,7 @@ pub enum Action {
     BodyMode,
     Pause,
     Probe,
+    EventLog,
     Help,
     Quit,
 }
@@ -73,6 +74,7 @@ impl Action {
             Action::BodyMode => "body_mode",
             Action::Pause => "pause",
             Action::Probe => "probe",
+            Action::EventLog => "event_log",
             Action::Help => "help",
             Action::Quit => "quit",
         }
@@ -95,7 +97,6 @@ const LATER: &[&str] = &[
     "export",
     "verify_with",
     "target_events",
-    "event_log",
     "mouse",
 ];
 
@@ -309,6 +310,12 @@ const DEFAULTS: &[(&[Context], Action, &[&str], &str)] = &[
     (&[Detail], Action::BodyMode, &["m"], "body: auto/raw/hex"),
     (&[Targets], Action::Pause, &["p"], "pause / resume"),
     (&[Targets], Action::Probe, &["P"], "probe now"),
+    (
+        &[Global],
+        Action::EventLog,
+        &["E"],
+        "event log: what every action said",
+    ),
     (&[Global], Action::Help, &["?"], "help"),
     (&[Global], Action::Quit, &["q", "ctrl-c"], "quit"),
 ];

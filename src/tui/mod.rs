@@ -3,12 +3,13 @@
 
 pub mod filter;
 pub mod keymap;
+mod overlays;
 mod run;
 pub mod state;
 pub mod update;
 pub mod view;
 
-pub use run::run;
+pub use run::{run, run_effect};
 
 #[cfg(test)]
 mod tests;

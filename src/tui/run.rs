@@ -8,6 +8,8 @@ use super::update::{Effect, Msg, start, update};
 use super::view::{self, Theme};
 use crate::app::Instance;
 use crate::model::now;
+use crate::relay::Relay;
+use crate::store::Store;
 use crossterm::event::{
     DisableBracketedPaste, DisableMouseCapture, EnableBracketedPaste, EnableMouseCapture, Event,
     EventStream, KeyCode, MouseEventKind,
@@ -249,76 +251,71 @@ fn spawn_effect(instance: &Instance, effect: Effect, tx: mpsc::UnboundedSender<M
     let store = instance.store().clone();
     let relay = instance.relay().clone();
     tokio::spawn(async move {
-        let msg = match effect {
-            Effect::ReadWindow {
-                generation,
-                from,
-                direction,
-                limit,
-                budget,
-                filter,
-                place,
-            } => {
-                let read = store
-                    .read(move |s| {
-                        s.scan_window(from, direction, limit, budget, &|row| filter.matches(row))
-                    })
-                    .await;
-                match read {
-                    Ok(scan) => Msg::Window {
-                        generation,
-                        place,
-                        direction,
-                        scan,
-                    },
-                    Err(error) => Msg::Failed(format!("cannot read events: {error}")),
-                }
-            }
-            Effect::ReadDetail { generation, id } => {
-                let read = store
-                    .read(move |s| {
-                        // As `events show` without `--reveal`: secrets redacted.
-                        Ok(s.event_detail(id, false)?.map(|detail| {
-                            let body = detail.body();
-                            let pretty = view::pretty_json(&body);
-                            let lines = view::body_lines(&body);
-                            Arc::new(DetailView {
-                                detail,
-                                body,
-                                pretty,
-                                lines,
-                            })
-                        }))
-                    })
-                    .await;
-                match read {
-                    Ok(view) => Msg::Detail { generation, view },
-                    Err(error) => Msg::Failed(format!("cannot read the event: {error}")),
-                }
-            }
-            Effect::ReadHealth { generation } => Msg::Health {
-                generation,
-                reports: relay.health().await,
-                at: now(),
-            },
-            Effect::ReadCount => match store.read(|s| s.event_count()).await {
-                Ok(n) => Msg::Count(n),
-                Err(error) => Msg::Failed(format!("cannot count events: {error}")),
-            },
-            Effect::Control { target, action } => {
-                let shown = crate::text::escape(&target).into_owned();
-                match relay.control(&target, action, "interface").await {
-                    Ok(report) => Msg::Controlled(Ok(format!(
-                        "{} {shown}: now {}",
-                        action.as_str(),
-                        report.state.as_str()
-                    ))),
-                    Err(error) => {
-                        Msg::Controlled(Err(format!("{} {shown}: {error}", action.as_str())))
-                    }
-                }
-            }
-        };
-        let _ = tx.send(msg);
+        let _ = tx.send(run_effect(&store, &relay, effect).await);
     });
+}
+
+/// Runs one effect against the store and the relay (store reads on a blocking thread) and
+/// returns its result as the message for `update`. Public for the interface benchmark, which
+/// drives `update` and `render` the way this loop does.
+pub async fn run_effect(store: &Store, relay: &Relay, effect: Effect) -> Msg {
+    match effect {
+        Effect::ReadWindow {
+            generation,
+            from,
+            direction,
+            limit,
+            budget,
+            filter,
+            place,
+        } => {
+            let read = store
+                .read(move |s| {
+                    s.scan_window(from, direction, limit, budget, &|row| filter.matches(row))
+                })
+                .await;
+            match read {
+                Ok(scan) => Msg::Window {
+                    generation,
+                    place,
+                    direction,
+                    scan,
+                },
+                Err(error) => Msg::Failed(format!("cannot read events: {error}")),
+            }
+        }
+        Effect::ReadDetail { generation, id } => {
+            let read = store
+                .read(move |s| {
+                    // As `events show` without `--reveal`: secrets redacted.
+                    Ok(s.event_detail(id, false)?
+                        .map(|detail| Arc::new(DetailView::new(detail))))
+                })
+                .await;
+            match read {
+                Ok(view) => Msg::Detail { generation, view },
+                Err(error) => Msg::Failed(format!("cannot read the event: {error}")),
+            }
+        }
+        Effect::ReadHealth { generation } => Msg::Health {
+            generation,
+            reports: relay.health().await,
+            at: now(),
+        },
+        Effect::ReadCount => match store.read(|s| s.event_count()).await {
+            Ok(n) => Msg::Count(n),
+            Err(error) => Msg::Failed(format!("cannot count events: {error}")),
+        },
+        Effect::Control { target, action } => {
+            let shown = crate::text::escape(&target).into_owned();
+            match relay.control(&target, action, "interface").await {
+                Ok(report) => Msg::Controlled(Ok(format!(
+                    "{} {shown}: now {}",
+                    action.as_str(),
+                    report.state.as_str()
+                ))),
+                Err(error) => Msg::Controlled(Err(format!("{} {shown}: {error}", action.as_str()))),
+            }
+        }
+    }
 }

@@ -124,6 +124,21 @@ pub struct DetailView {
     pub lines: Vec<String>,
 }
 
+impl DetailView {
+    /// Decodes the body once and prepares its escaped lines, off the render loop.
+    pub fn new(detail: EventDetail) -> Self {
+        let body = detail.body();
+        let pretty = super::view::pretty_json(&body);
+        let lines = super::view::body_lines(&body);
+        Self {
+            detail,
+            body,
+            pretty,
+            lines,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct DetailState {
     pub tab: Tab,
@@ -181,6 +196,62 @@ pub struct Status {
     pub count_stale: bool,
 }
 
+/// The help overlay's tabs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HelpTab {
+    Keys,
+    Filter,
+    Legend,
+}
+
+impl HelpTab {
+    pub const ALL: [HelpTab; 3] = [HelpTab::Keys, HelpTab::Filter, HelpTab::Legend];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            HelpTab::Keys => "Keys",
+            HelpTab::Filter => "Filter syntax",
+            HelpTab::Legend => "Legend",
+        }
+    }
+}
+
+/// The help overlay while it is open: its tab, and what was typed to narrow the keys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HelpState {
+    pub tab: HelpTab,
+    pub query: String,
+}
+
+/// One line of the event log: what an action (or the system) said, and when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Said {
+    pub at: Timestamp,
+    pub text: String,
+}
+
+/// Lines the event log keeps (the oldest go first).
+pub const LOG_LINES: usize = 500;
+
+/// The event log (`E`): every feedback line, and the system's own news (configuration reloaded
+/// or rejected, a target's health changed), newest last.
+#[derive(Debug, Clone, Default)]
+pub struct EventLog {
+    pub lines: VecDeque<Said>,
+    pub open: bool,
+    /// Lines scrolled up from the newest.
+    pub scroll: usize,
+}
+
+impl EventLog {
+    pub fn push(&mut self, at: Timestamp, text: String) {
+        if self.lines.len() == LOG_LINES {
+            self.lines.pop_front();
+        }
+        self.lines.push_back(Said { at, text });
+    }
+}
+
 /// The whole interface: its parts and the facts every view needs.
 #[derive(Debug, Clone)]
 pub struct State {
@@ -192,7 +263,8 @@ pub struct State {
     pub targets: TargetsState,
     pub status: Status,
     pub focus: Focus,
-    pub help: bool,
+    pub help: Option<HelpState>,
+    pub log: EventLog,
     pub feedback: Option<String>,
     pub quit: bool,
     pub width: u16,
@@ -214,13 +286,21 @@ impl State {
             targets: TargetsState::default(),
             status: Status::default(),
             focus: Focus::List,
-            help: false,
+            help: None,
+            log: EventLog::default(),
             feedback: None,
             quit: false,
             width: 120,
             height: 40,
             now,
         }
+    }
+
+    /// Says something on the feedback line, and keeps it in the event log.
+    pub fn say(&mut self, text: impl Into<String>) {
+        let text = text.into();
+        self.log.push(self.now, text.clone());
+        self.feedback = Some(text);
     }
 
     pub fn wide(&self) -> bool {

@@ -2,7 +2,7 @@
 //! sizes with fixed data and a fixed clock, snapshotted with insta.
 
 use super::keymap::{Key, Keymap};
-use super::state::{DetailView, Focus, Info, State, Tab};
+use super::state::{DetailView, Focus, HelpTab, Info, State, Tab};
 use super::update::{Effect, Msg, Place, update};
 use super::view::{self, Theme};
 use crate::model::{
@@ -144,15 +144,7 @@ fn detail_view(path: &str, headers: Vec<Header>, body: &[u8]) -> Arc<DetailView>
         ],
     }];
     let detail = EventDetail::new(meta(path, headers), body, deliveries, false);
-    let body = detail.body();
-    let pretty = view::pretty_json(&body);
-    let lines = view::body_lines(&body);
-    Arc::new(DetailView {
-        detail,
-        body,
-        pretty,
-        lines,
-    })
+    Arc::new(DetailView::new(detail))
 }
 
 fn reports() -> Vec<HealthReport> {
@@ -275,10 +267,18 @@ fn code(c: KeyCode) -> Msg {
 }
 
 fn draw(s: &State) -> String {
+    draw_with(
+        s,
+        Theme {
+            colour: false,
+            ascii: false,
+        },
+    )
+}
+
+fn draw_with(s: &State, theme: Theme) -> String {
     let mut terminal = Terminal::new(TestBackend::new(s.width, s.height)).unwrap();
-    terminal
-        .draw(|f| view::render(s, at(0), Theme { colour: false }, f))
-        .unwrap();
+    terminal.draw(|f| view::render(s, at(0), theme, f)).unwrap();
     let buffer = terminal.backend().buffer().clone();
     let mut out = String::new();
     for y in 0..buffer.area.height {
@@ -418,11 +418,76 @@ fn tabs_body_mode_and_focus() {
         }
     ));
     update(&mut s, key('?'));
-    assert!(s.help);
+    assert!(s.help.is_some());
     update(&mut s, key('?'));
-    assert!(!s.help);
+    assert!(s.help.is_none());
     update(&mut s, key('q'));
     assert!(s.quit);
+}
+
+/// The help narrows its keys as one types, switches tabs, and `Esc` first clears what was
+/// typed, then closes; keys typed into it never reach the screen behind.
+#[test]
+fn the_help_filters_its_keys_and_has_tabs() {
+    let mut s = loaded(120, 40);
+    update(&mut s, key('?'));
+    for c in "tab".chars() {
+        update(&mut s, key(c));
+    }
+    let help = s.help.clone().unwrap();
+    assert_eq!((help.tab, help.query.as_str()), (HelpTab::Keys, "tab"));
+    assert!(
+        !s.quit && s.list.selected == 0,
+        "typed keys stay in the help"
+    );
+    let text = draw(&s);
+    assert!(
+        text.contains("next tab") && !text.contains("move down"),
+        "{text}"
+    );
+    update(&mut s, code(KeyCode::Tab));
+    assert_eq!(s.help.as_ref().unwrap().tab, HelpTab::Filter);
+    assert!(draw(&s).contains("attempts:>=3"));
+    update(&mut s, code(KeyCode::Tab));
+    assert!(draw(&s).contains("circuit open"));
+    update(&mut s, code(KeyCode::BackTab));
+    assert_eq!(s.help.as_ref().unwrap().tab, HelpTab::Filter);
+    update(&mut s, code(KeyCode::Esc));
+    assert_eq!(s.help.as_ref().unwrap().query, "", "Esc clears first");
+    update(&mut s, code(KeyCode::Esc));
+    assert!(s.help.is_none());
+}
+
+/// Every feedback line is kept in the event log with the system's news; `E` shows it, newest at
+/// the bottom, and closes it again.
+#[test]
+fn the_event_log_keeps_what_was_said() {
+    let mut s = loaded(120, 40);
+    update(&mut s, key('T'));
+    update(&mut s, key('p'));
+    update(
+        &mut s,
+        Msg::Controlled(Ok("pause billing: now paused".into())),
+    );
+    let news = crate::model::Lifecycle::HealthChanged {
+        at: at(7000),
+        target: "crm\x1b]0;owned\x07".into(),
+        state: "down".into(),
+    };
+    update(&mut s, Msg::Log(vec![news], at(7000)));
+    update(&mut s, key('E'));
+    assert!(s.log.open);
+    let lines: Vec<&str> = s.log.lines.iter().map(|l| l.text.as_str()).collect();
+    assert_eq!(lines[0], "✓ pause billing: now paused");
+    assert!(lines[1].starts_with("target crm"), "{lines:?}");
+    let text = draw(&s);
+    assert!(text.contains("Event log — 2 lines"), "{text}");
+    assert!(
+        text.contains("\\x1b]0;owned\\x07 is now down"),
+        "escaped: {text}"
+    );
+    update(&mut s, key('E'));
+    assert!(!s.log.open);
 }
 
 #[test]
@@ -465,6 +530,18 @@ fn snapshots() {
         snap("targets", &s);
         update(&mut s, key('?'));
         snap("help", &s);
+        update(&mut s, code(KeyCode::Tab));
+        snap("help_filter", &s);
+        update(&mut s, code(KeyCode::Tab));
+        snap("help_legend", &s);
+        update(&mut s, code(KeyCode::Esc));
+        update(
+            &mut s,
+            Msg::Controlled(Ok("pause billing: now paused".into())),
+        );
+        update(&mut s, Msg::Failed("cannot read events: disk gone".into()));
+        update(&mut s, key('E'));
+        snap("event_log", &s);
         let mut e = state(w, h);
         e.targets.reports = reports()[..1].to_vec();
         snap("empty", &e);
@@ -528,6 +605,35 @@ fn the_colour_is_never_alone() {
     let screen = draw(&s);
     for glyph in ["✗", "✓", "●", "◐", "○", "‖"] {
         assert!(screen.contains(glyph), "{glyph} missing");
+    }
+}
+
+/// Where the terminal cannot draw the glyphs, each has an ASCII stand-in of the same width:
+/// every state still reads, and nothing but ASCII reaches the screen.
+#[test]
+fn ascii_terminals_get_ascii_glyphs() {
+    let ascii = Theme {
+        colour: false,
+        ascii: true,
+    };
+    for (w, h) in [(80, 24), (120, 40)] {
+        let mut s = loaded(w, h);
+        let screen = draw_with(&s, ascii);
+        assert!(screen.is_ascii(), "{screen}");
+        for word in [
+            "* healthy",
+            "% degraded",
+            "o down",
+            "| paused",
+            "> 12:04:59",
+        ] {
+            assert!(screen.contains(word), "{word} missing:\n{screen}");
+        }
+        update(&mut s, key('?'));
+        assert!(draw_with(&s, ascii).is_ascii());
+        if w == 80 {
+            insta::assert_snapshot!("main_ascii_80x24", screen);
+        }
     }
 }
 

@@ -136,14 +136,14 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
             Vec::new()
         }
         Msg::Controlled(result) => {
-            state.feedback = Some(match result {
+            state.say(match result {
                 Ok(said) => format!("✓ {said}"),
                 Err(said) => format!("✗ {said}"),
             });
             read_health(state)
         }
         Msg::Failed(error) => {
-            state.feedback = Some(format!("✗ {error}"));
+            state.say(format!("✗ {error}"));
             state.list.loading = false;
             Vec::new()
         }
@@ -232,37 +232,32 @@ fn on_key(state: &mut State, key: Key) -> Vec<Effect> {
     if state.filter.editing.is_some() {
         return on_prompt_key(state, key);
     }
+    if let Some(effects) = super::overlays::on_key(state, key) {
+        return effects;
+    }
     let Some(action) = state.keymap.action(state.context(), key) else {
-        if state.help && key.code == KeyCode::Esc {
-            state.help = false;
-        } else if state.focus == Focus::List
+        if state.focus == Focus::List
             && key.code == KeyCode::Esc
             && !state.filter.applied.is_empty()
         {
             state.filter.applied = Filter::default();
             state.filter.error = None;
-            state.feedback = Some("filter cleared".into());
+            state.say("filter cleared");
             return reload_for_filter(state);
         }
         return Vec::new();
     };
-    if state.help {
-        // The overlay is modal: it closes with its own key or Esc, quit still quits.
-        match action {
-            Action::Help => state.help = false,
-            Action::Quit => state.quit = true,
-            Action::Back => state.help = false,
-            _ => {}
-        }
-        return Vec::new();
-    }
     match action {
         Action::Quit => {
             state.quit = true;
             Vec::new()
         }
         Action::Help => {
-            state.help = true;
+            super::overlays::open_help(state);
+            Vec::new()
+        }
+        Action::EventLog => {
+            super::overlays::open_log(state);
             Vec::new()
         }
         Action::FocusTargets => {
@@ -482,7 +477,8 @@ fn detail_action(state: &mut State, action: Action) -> Vec<Effect> {
                 BodyMode::Hex => BodyMode::Auto,
             };
             d.scroll = 0;
-            state.feedback = Some(format!("body shown {}", d.mode.name()));
+            let said = format!("body shown {}", d.mode.name());
+            state.say(said);
         }
         _ => {}
     }
@@ -512,7 +508,7 @@ fn targets_action(state: &mut State, action: Action) -> Vec<Effect> {
         Action::Back => state.focus = Focus::List,
         Action::Pause | Action::Probe => {
             let Some(report) = t.reports.get(t.selected) else {
-                state.feedback = Some("no target to control".into());
+                state.say("no target to control");
                 return Vec::new();
             };
             let control = match action {
@@ -548,13 +544,37 @@ fn on_log(state: &mut State, facts: Vec<Lifecycle>, now: Timestamp) -> Vec<Effec
                 received += 1;
                 state.status.arrivals.push_back(now.unix_millis());
             }
-            Lifecycle::ConfigReloaded { .. } => {
-                state.status.config = super::state::ConfigState::Reloaded
+            Lifecycle::ConfigReloaded {
+                at,
+                path,
+                restart_required,
+                ..
+            } => {
+                state.status.config = super::state::ConfigState::Reloaded;
+                let mut said = format!("configuration reloaded from {path}");
+                if !restart_required.is_empty() {
+                    said.push_str(&format!(
+                        "; needs a restart: {}",
+                        restart_required.join(", ")
+                    ));
+                }
+                state.log.push(*at, said);
             }
-            Lifecycle::ConfigRejected { error, .. } => {
-                state.status.config = super::state::ConfigState::Rejected(
-                    error.clone().unwrap_or_else(|| "rejected".into()),
-                )
+            Lifecycle::ConfigRejected { error, at, .. } => {
+                let error = error.clone().unwrap_or_else(|| "rejected".into());
+                state
+                    .log
+                    .push(*at, format!("configuration rejected: {error}"));
+                state.status.config = super::state::ConfigState::Rejected(error);
+            }
+            Lifecycle::HealthChanged {
+                at,
+                target,
+                state: health,
+            } => {
+                state
+                    .log
+                    .push(*at, format!("target {target} is now {health}"));
             }
             _ => {}
         }

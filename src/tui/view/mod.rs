@@ -1,10 +1,12 @@
 //! `render(&State, now, &mut Frame)`: pure; draws what the state says and nothing else. Every
 //! untrusted string goes through `text::escape` before it becomes a cell.
 
+mod ascii;
 mod detail;
 pub use detail::{body_lines, pretty_json};
 pub mod layout;
 mod list;
+mod overlays;
 mod targets;
 
 use super::keymap::{Action, Context};
@@ -14,7 +16,7 @@ use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Clear, Paragraph};
+use ratatui::widgets::{Clear, Paragraph};
 use std::borrow::Cow;
 
 /// Styles, with or without colour (`NO_COLOR`): bold, reverse and underline carry meaning either
@@ -22,12 +24,15 @@ use std::borrow::Cow;
 #[derive(Debug, Clone, Copy)]
 pub struct Theme {
     pub colour: bool,
+    /// Glyphs drawn as ASCII (see `ascii::wanted`).
+    pub ascii: bool,
 }
 
 impl Theme {
     pub fn from_env() -> Theme {
         Theme {
             colour: std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+            ascii: ascii::wanted(|k| std::env::var(k).ok()),
         }
     }
 
@@ -133,8 +138,14 @@ pub fn render(state: &State, now: Timestamp, theme: Theme, frame: &mut Frame) {
         Paragraph::new(fit(&esc(feedback), area.width as usize)),
         a.feedback,
     );
-    if state.help {
-        help(state, theme, frame, area);
+    if state.log.open {
+        overlays::event_log(state, theme, frame, area);
+    }
+    if state.help.is_some() {
+        overlays::help(state, theme, frame, area);
+    }
+    if theme.ascii {
+        ascii::fold(frame.buffer_mut());
     }
 }
 
@@ -278,56 +289,4 @@ fn hints(state: &State, theme: Theme, frame: &mut Frame, area: Rect) {
         spans.push(Span::raw(format!(" {help} ")));
     }
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
-}
-
-fn help(state: &State, theme: Theme, frame: &mut Frame, area: Rect) {
-    let context = state.context();
-    let rows = state.keymap.help_rows(context);
-    let width = area.width.min(60);
-    let height = (rows.len() as u16 + 8).min(area.height);
-    let r = Rect::new(
-        area.x + (area.width - width) / 2,
-        area.y + (area.height - height) / 2,
-        width,
-        height,
-    );
-    let mut lines: Vec<Line> = rows
-        .iter()
-        .map(|(keys, help)| {
-            Line::from(vec![
-                Span::styled(format!(" {keys:<16}"), theme.bold()),
-                Span::raw(*help),
-            ])
-        })
-        .collect();
-    lines.push(Line::raw(""));
-    lines.push(Line::styled(
-        " Filter: words  verdict: route: method: type: state:",
-        theme.dim(),
-    ));
-    lines.push(Line::styled(
-        " -term negates · a|b either · Esc clears",
-        theme.dim(),
-    ));
-    lines.push(Line::styled(
-        " Legend: ✓ verified ✗ failed ? unsigned · none",
-        theme.dim(),
-    ));
-    lines.push(Line::styled(
-        "         ● healthy ◐ degraded ○ down ‖ paused",
-        theme.dim(),
-    ));
-    if !state.info.log_file.is_empty() {
-        let logs = format!(" Logs: {}", esc(&state.info.log_file));
-        lines.push(Line::styled(fit(&logs, width as usize - 2), theme.dim()));
-    }
-    frame.render_widget(Clear, r);
-    frame.render_widget(
-        Paragraph::new(lines).block(
-            Block::default()
-                .borders(Borders::ALL)
-                .title(format!(" Keys — {} ", context.as_str())),
-        ),
-        r,
-    );
 }
