@@ -18,7 +18,7 @@ pub use error::StoreError;
 pub use fault::DiskFull;
 pub use filter::{DeliveryFilter, EventFilter};
 pub use query::{DeliveryPage, EventPage, LogBatch, LogRecord};
-pub use window::{Direction, Scan, WindowRow};
+pub use window::{BODY_BYTES_BUDGET, Candidate, Direction, Outcome, Scan, Scope, WindowRow};
 pub use writer::{Capture, CaptureTarget, Captured, ReplayRequest, Writer};
 
 use redb::{Builder, Database, ReadOnlyDatabase, ReadTransaction, ReadableDatabase};

@@ -272,7 +272,10 @@ fn spawn_effect(instance: &Instance, effect: Effect, tx: mpsc::UnboundedSender<M
             } => {
                 let read = store
                     .read(move |s| {
-                        s.scan_window(from, direction, limit, budget, &|row| filter.matches(row))
+                        let scope = filter.scope();
+                        s.scan_window(from, direction, limit, budget, scope, &|c| {
+                            filter.matches(c)
+                        })
                     })
                     .await;
                 match read {

@@ -298,7 +298,7 @@ fn on_prompt_key(state: &mut State, key: Key) -> Vec<Effect> {
             state.filter.editing = None;
             state.filter.error = None;
         }
-        KeyCode::Enter => match Filter::parse(text) {
+        KeyCode::Enter => match Filter::parse(text, state.now) {
             Ok(filter) => {
                 state.filter.editing = None;
                 state.filter.error = None;
