@@ -4,7 +4,9 @@
 
 use super::filter::Filter;
 use super::keymap::{Action, Key};
-use super::state::{BodyMode, DetailView, Focus, SCAN_BUDGET, State, Tab, WINDOW};
+use super::state::{
+    BodyMode, CONTENT_SCAN_BUDGET, DetailView, Focus, SCAN_BUDGET, State, Tab, WINDOW,
+};
 use super::view::layout;
 use crate::model::{TargetControl, Timestamp};
 use crate::relay::HealthReport;
@@ -183,6 +185,16 @@ fn read_health(state: &mut State) -> Vec<Effect> {
     }]
 }
 
+/// Rows one read looks at: fewer when the filter reads attempts or bodies, so that each read
+/// stays short and a changed filter is taken up soon.
+fn budget_for(filter: &Filter) -> u64 {
+    if filter.reads_more() {
+        CONTENT_SCAN_BUDGET
+    } else {
+        SCAN_BUDGET
+    }
+}
+
 /// Reads the window again from the top: the newest rows when `from` is `None`.
 fn reload(state: &mut State, from: Option<Ulid>) -> Vec<Effect> {
     state.list.generation += 1;
@@ -198,7 +210,7 @@ fn reload(state: &mut State, from: Option<Ulid>) -> Vec<Effect> {
         from,
         direction: Direction::Older,
         limit: WINDOW,
-        budget: SCAN_BUDGET,
+        budget: budget_for(&state.filter.applied),
         filter: state.filter.applied.clone(),
         place: Place::Replace {
             keep,
@@ -354,7 +366,7 @@ fn list_action(state: &mut State, action: Action) -> Vec<Effect> {
                 from: None,
                 direction: Direction::Newer,
                 limit: WINDOW,
-                budget: SCAN_BUDGET,
+                budget: budget_for(&state.filter.applied),
                 filter: state.filter.applied.clone(),
                 place: Place::Replace {
                     keep: None,
@@ -418,7 +430,7 @@ fn move_by(state: &mut State, delta: isize) -> Vec<Effect> {
                 from: list.rows.first().map(|r| r.summary.id),
                 direction: Direction::Newer,
                 limit: page.max(1) * 2,
-                budget: SCAN_BUDGET,
+                budget: budget_for(&state.filter.applied),
                 filter: state.filter.applied.clone(),
                 place: Place::Prepend,
             });
@@ -434,7 +446,7 @@ fn move_by(state: &mut State, delta: isize) -> Vec<Effect> {
                 from: Some(from),
                 direction: Direction::Older,
                 limit: WINDOW,
-                budget: SCAN_BUDGET,
+                budget: budget_for(&state.filter.applied),
                 filter: state.filter.applied.clone(),
                 place: Place::Replace {
                     keep: list.selected_id(),
@@ -660,7 +672,7 @@ fn on_window(
             from: scan.resume,
             direction,
             limit: wanted,
-            budget: SCAN_BUDGET,
+            budget: budget_for(&state.filter.applied),
             filter: state.filter.applied.clone(),
             place: Place::Append,
         });
