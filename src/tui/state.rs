@@ -99,6 +99,9 @@ pub struct ListState {
     pub loading: bool,
     /// Rows looked at by the current read so far.
     pub scanned: u64,
+    /// With follow on, events arrived (or listed rows changed) while a read was under way: the
+    /// top is read again when it ends.
+    pub arrived: bool,
 }
 
 impl ListState {

@@ -36,6 +36,9 @@ pub enum Place {
     Append,
     /// Newer rows (oldest first in the scan) above the first.
     Prepend,
+    /// The top read again after a read that events arrived during: the rows it looked at are
+    /// replaced by what it found, the older ones it did not reach stay.
+    Refresh,
 }
 
 #[derive(Debug, Clone)]
@@ -200,6 +203,7 @@ fn reload(state: &mut State, from: Option<Ulid>) -> Vec<Effect> {
     state.list.generation += 1;
     state.list.loading = true;
     state.list.scanned = 0;
+    state.list.arrived = false;
     let keep = if state.list.follow {
         None
     } else {
@@ -584,7 +588,12 @@ fn on_log(state: &mut State, facts: Vec<LogFact>, now: Timestamp) -> Vec<Effect>
     state.status.stored += received;
     state.status.count_stale |= received > 0;
     let mut effects = Vec::new();
-    if received > 0 && state.list.follow {
+    if state.list.follow && state.list.loading && (received > 0 || touched_rows) {
+        // Restarting a read under way drops what it found so far, and a busy history could
+        // keep a slow filter (`body:`, `status:`) from ever showing a row: the top is read
+        // again once it ends.
+        state.list.arrived = true;
+    } else if received > 0 && state.list.follow {
         effects.extend(reload(state, None));
     } else {
         state.list.new_since += received;
@@ -652,6 +661,25 @@ fn on_window(
             list.rows.extend(rows);
             list.has_older = scan.resume.is_some();
         }
+        Place::Refresh => {
+            let ended = scan.resume.is_none();
+            if !ended && !scan.full {
+                let below = scan.resume.map_or(0, |r| r.0);
+                let kept = list
+                    .rows
+                    .iter()
+                    .filter(|r| r.summary.id.0 <= below)
+                    .cloned();
+                rows.extend(kept);
+                list.has_older |= rows.len() > WINDOW;
+                rows.truncate(WINDOW);
+            } else {
+                list.has_older = !ended;
+            }
+            list.rows = rows;
+            list.has_newer = false;
+            list.selected = 0;
+        }
         Place::Prepend => {
             let n = rows.len();
             rows.append(&mut list.rows);
@@ -664,7 +692,8 @@ fn on_window(
     }
     let mut effects = Vec::new();
     let wanted = WINDOW.saturating_sub(list.rows.len());
-    if budget_ran_out && wanted > 0 && direction == Direction::Older {
+    let mut refresh = false;
+    if budget_ran_out && wanted > 0 && direction == Direction::Older && place != Place::Refresh {
         // A rare filter: keep scanning older rows in the background, page by page.
         list.loading = true;
         effects.push(Effect::ReadWindow {
@@ -678,6 +707,21 @@ fn on_window(
         });
     } else {
         list.loading = false;
+        refresh = std::mem::take(&mut list.arrived) && list.follow;
+    }
+    if refresh {
+        state.list.generation += 1;
+        state.list.loading = true;
+        state.list.scanned = 0;
+        effects.push(Effect::ReadWindow {
+            generation: state.list.generation,
+            from: None,
+            direction: Direction::Older,
+            limit: WINDOW,
+            budget: budget_for(&state.filter.applied),
+            filter: state.filter.applied.clone(),
+            place: Place::Refresh,
+        });
     }
     keep_in_view(state);
     effects.extend(follow_selection(state));

@@ -11,6 +11,8 @@ mod matching;
 mod parse;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod update_tests;
 
 use crate::model::Timestamp;
 use crate::store::{Candidate, Scope};
