@@ -298,7 +298,7 @@ fn help(state: &State, theme: Theme, frame: &mut Frame, area: Rect) {
     let context = state.context();
     let rows = state.keymap.help_rows(context);
     let width = area.width.min(60);
-    let height = (rows.len() as u16 + 8).min(area.height);
+    let height = (rows.len() as u16 + 10).min(area.height);
     let r = Rect::new(
         area.x + (area.width - width) / 2,
         area.y + (area.height - height) / 2,
@@ -315,14 +315,14 @@ fn help(state: &State, theme: Theme, frame: &mut Frame, area: Rect) {
         })
         .collect();
     lines.push(Line::raw(""));
-    lines.push(Line::styled(
-        " Filter: words  verdict: route: method: type: state:",
-        theme.dim(),
-    ));
-    lines.push(Line::styled(
-        " -term negates · a|b either · Esc clears",
-        theme.dim(),
-    ));
+    for text in [
+        " Filter: words  verdict: scheme: secret: route: method:",
+        "   type: target: state: status: error: attempts: since:",
+        "   is: header:NAME[=VALUE] body:\"text\"",
+        " -term negates · a|b either · \"a b\" quotes · Esc clears",
+    ] {
+        lines.push(Line::styled(text, theme.dim()));
+    }
     lines.push(Line::styled(
         " Legend: ✓ verified ✗ failed ? unsigned · none",
         theme.dim(),
