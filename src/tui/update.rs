@@ -662,6 +662,7 @@ fn on_window(
             list.has_older = scan.resume.is_some();
         }
         Place::Refresh => {
+            let selected = list.selected_id();
             let ended = scan.resume.is_none();
             if !ended && !scan.full {
                 let below = scan.resume.map_or(0, |r| r.0);
@@ -678,7 +679,12 @@ fn on_window(
             }
             list.rows = rows;
             list.has_newer = false;
-            list.selected = 0;
+            // The user may have moved (follow off) while it was read: the selection stays.
+            list.selected = match selected {
+                Some(id) if !list.follow => list.rows.iter().position(|r| r.summary.id == id),
+                _ => None,
+            }
+            .unwrap_or(0);
         }
         Place::Prepend => {
             let n = rows.len();

@@ -235,6 +235,18 @@ fn a_refresh_that_reads_everything_replaces_the_rows() {
     answer(&mut s, refresh, Place::Refresh, all);
     assert_eq!(shown(&s), [id(3), id(1)]);
     assert!(!s.list.has_older);
+    // Moved while another refresh was read: the selected event stays selected.
+    s.list.arrived = true;
+    s.list.loading = true;
+    let (refresh, ..) = read(&answer(&mut s, refresh, Place::Append, Scan::default()));
+    update(&mut s, Msg::Key(Key::ch('j')));
+    assert!(!s.list.follow);
+    let again = Scan {
+        rows: vec![row(5), row(3), row(1)],
+        ..Scan::default()
+    };
+    answer(&mut s, refresh, Place::Refresh, again);
+    assert_eq!(s.list.selected_id(), Some(id(1)));
 }
 
 #[test]
