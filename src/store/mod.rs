@@ -20,7 +20,7 @@ pub use fault::DiskFull;
 pub use filter::{DeliveryFilter, EventFilter};
 pub use log::{Fact, LogBatch, LogRecord};
 pub use query::{DeliveryPage, EventPage};
-pub use window::{Direction, Scan, WindowRow};
+pub use window::{BODY_BYTES_BUDGET, Candidate, Direction, Outcome, Scan, Scope, WindowRow};
 pub use writer::{Capture, CaptureTarget, Captured, ReplayRequest, Writer};
 
 use redb::{Builder, Database, ReadOnlyDatabase, ReadTransaction, ReadableDatabase};

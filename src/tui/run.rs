@@ -271,7 +271,10 @@ pub async fn run_effect(store: &Store, relay: &Relay, effect: Effect) -> Msg {
         } => {
             let read = store
                 .read(move |s| {
-                    s.scan_window(from, direction, limit, budget, &|row| filter.matches(row))
+                    let scope = filter.scope();
+                    s.scan_window(from, direction, limit, budget, scope, &|c| {
+                        filter.matches(c)
+                    })
                 })
                 .await;
             match read {

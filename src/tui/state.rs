@@ -13,6 +13,8 @@ use ulid::Ulid;
 pub const WINDOW: usize = 200;
 /// Rows a single read looks at before it hands back what it found (and continues).
 pub const SCAN_BUDGET: u64 = 20_000;
+/// The same for a filter that reads attempts or bodies (`status:`, `error:`, `body:`).
+pub const CONTENT_SCAN_BUDGET: u64 = 2_000;
 
 /// What the instance told the interface when it started.
 #[derive(Debug, Clone, Default)]
@@ -97,6 +99,9 @@ pub struct ListState {
     pub loading: bool,
     /// Rows looked at by the current read so far.
     pub scanned: u64,
+    /// With follow on, events arrived (or listed rows changed) while a read was under way: the
+    /// top is read again when it ends.
+    pub arrived: bool,
 }
 
 impl ListState {

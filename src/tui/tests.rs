@@ -335,7 +335,7 @@ fn a_stale_window_read_is_dropped() {
 }
 
 /// The `event.received` record of an event with nothing else to say.
-fn received(event: Ulid) -> crate::model::Lifecycle {
+pub(super) fn received(event: Ulid) -> crate::model::Lifecycle {
     crate::model::Lifecycle::EventReceived {
         at: at(0),
         event_id: event,

@@ -4,7 +4,9 @@
 
 use super::filter::Filter;
 use super::keymap::{Action, Key};
-use super::state::{BodyMode, DetailView, Focus, SCAN_BUDGET, State, Tab, WINDOW};
+use super::state::{
+    BodyMode, CONTENT_SCAN_BUDGET, DetailView, Focus, SCAN_BUDGET, State, Tab, WINDOW,
+};
 use super::view::layout;
 use crate::model::{Lifecycle, TargetControl, Timestamp};
 use crate::relay::HealthReport;
@@ -25,6 +27,9 @@ pub enum Place {
     Append,
     /// Newer rows (oldest first in the scan) above the first.
     Prepend,
+    /// The top read again after a read that events arrived during: the rows it looked at are
+    /// replaced by what it found, the older ones it did not reach stay.
+    Refresh,
 }
 
 #[derive(Debug, Clone)]
@@ -175,11 +180,22 @@ fn read_health(state: &mut State) -> Vec<Effect> {
     }]
 }
 
+/// Rows one read looks at: fewer when the filter reads attempts or bodies, so that each read
+/// stays short and a changed filter is taken up soon.
+fn budget_for(filter: &Filter) -> u64 {
+    if filter.reads_more() {
+        CONTENT_SCAN_BUDGET
+    } else {
+        SCAN_BUDGET
+    }
+}
+
 /// Reads the window again from the top: the newest rows when `from` is `None`.
 fn reload(state: &mut State, from: Option<Ulid>) -> Vec<Effect> {
     state.list.generation += 1;
     state.list.loading = true;
     state.list.scanned = 0;
+    state.list.arrived = false;
     let keep = if state.list.follow {
         None
     } else {
@@ -190,7 +206,7 @@ fn reload(state: &mut State, from: Option<Ulid>) -> Vec<Effect> {
         from,
         direction: Direction::Older,
         limit: WINDOW,
-        budget: SCAN_BUDGET,
+        budget: budget_for(&state.filter.applied),
         filter: state.filter.applied.clone(),
         place: Place::Replace {
             keep,
@@ -285,7 +301,7 @@ fn on_prompt_key(state: &mut State, key: Key) -> Vec<Effect> {
             state.filter.editing = None;
             state.filter.error = None;
         }
-        KeyCode::Enter => match Filter::parse(text) {
+        KeyCode::Enter => match Filter::parse(text, state.now) {
             Ok(filter) => {
                 state.filter.editing = None;
                 state.filter.error = None;
@@ -341,7 +357,7 @@ fn list_action(state: &mut State, action: Action) -> Vec<Effect> {
                 from: None,
                 direction: Direction::Newer,
                 limit: WINDOW,
-                budget: SCAN_BUDGET,
+                budget: budget_for(&state.filter.applied),
                 filter: state.filter.applied.clone(),
                 place: Place::Replace {
                     keep: None,
@@ -405,7 +421,7 @@ fn move_by(state: &mut State, delta: isize) -> Vec<Effect> {
                 from: list.rows.first().map(|r| r.summary.id),
                 direction: Direction::Newer,
                 limit: page.max(1) * 2,
-                budget: SCAN_BUDGET,
+                budget: budget_for(&state.filter.applied),
                 filter: state.filter.applied.clone(),
                 place: Place::Prepend,
             });
@@ -421,7 +437,7 @@ fn move_by(state: &mut State, delta: isize) -> Vec<Effect> {
                 from: Some(from),
                 direction: Direction::Older,
                 limit: WINDOW,
-                budget: SCAN_BUDGET,
+                budget: budget_for(&state.filter.applied),
                 filter: state.filter.applied.clone(),
                 place: Place::Replace {
                     keep: list.selected_id(),
@@ -586,7 +602,12 @@ fn on_log(state: &mut State, facts: Vec<Lifecycle>, now: Timestamp) -> Vec<Effec
     state.status.stored += received;
     state.status.count_stale |= received > 0;
     let mut effects = Vec::new();
-    if received > 0 && state.list.follow {
+    if state.list.follow && state.list.loading && (received > 0 || touched_rows) {
+        // Restarting a read under way drops what it found so far, and a busy history could
+        // keep a slow filter (`body:`, `status:`) from ever showing a row: the top is read
+        // again once it ends.
+        state.list.arrived = true;
+    } else if received > 0 && state.list.follow {
         effects.extend(reload(state, None));
     } else {
         state.list.new_since += received;
@@ -654,6 +675,31 @@ fn on_window(
             list.rows.extend(rows);
             list.has_older = scan.resume.is_some();
         }
+        Place::Refresh => {
+            let selected = list.selected_id();
+            let ended = scan.resume.is_none();
+            if !ended && !scan.full {
+                let below = scan.resume.map_or(0, |r| r.0);
+                let kept = list
+                    .rows
+                    .iter()
+                    .filter(|r| r.summary.id.0 <= below)
+                    .cloned();
+                rows.extend(kept);
+                list.has_older |= rows.len() > WINDOW;
+                rows.truncate(WINDOW);
+            } else {
+                list.has_older = !ended;
+            }
+            list.rows = rows;
+            list.has_newer = false;
+            // The user may have moved (follow off) while it was read: the selection stays.
+            list.selected = match selected {
+                Some(id) if !list.follow => list.rows.iter().position(|r| r.summary.id == id),
+                _ => None,
+            }
+            .unwrap_or(0);
+        }
         Place::Prepend => {
             let n = rows.len();
             rows.append(&mut list.rows);
@@ -666,7 +712,8 @@ fn on_window(
     }
     let mut effects = Vec::new();
     let wanted = WINDOW.saturating_sub(list.rows.len());
-    if budget_ran_out && wanted > 0 && direction == Direction::Older {
+    let mut refresh = false;
+    if budget_ran_out && wanted > 0 && direction == Direction::Older && place != Place::Refresh {
         // A rare filter: keep scanning older rows in the background, page by page.
         list.loading = true;
         effects.push(Effect::ReadWindow {
@@ -674,12 +721,27 @@ fn on_window(
             from: scan.resume,
             direction,
             limit: wanted,
-            budget: SCAN_BUDGET,
+            budget: budget_for(&state.filter.applied),
             filter: state.filter.applied.clone(),
             place: Place::Append,
         });
     } else {
         list.loading = false;
+        refresh = std::mem::take(&mut list.arrived) && list.follow;
+    }
+    if refresh {
+        state.list.generation += 1;
+        state.list.loading = true;
+        state.list.scanned = 0;
+        effects.push(Effect::ReadWindow {
+            generation: state.list.generation,
+            from: None,
+            direction: Direction::Older,
+            limit: WINDOW,
+            budget: budget_for(&state.filter.applied),
+            filter: state.filter.applied.clone(),
+            place: Place::Refresh,
+        });
     }
     keep_in_view(state);
     effects.extend(follow_selection(state));

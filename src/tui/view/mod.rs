@@ -216,13 +216,27 @@ fn short_api(state: &State) -> &str {
     }
 }
 
+/// The progress of a read under way (a rare or a `body:` filter goes through the history in
+/// pages): how far, out of the stored events when their count is known.
+fn scanning(scanned: u64, stored: u64) -> String {
+    if stored == 0 {
+        return format!(" · scanning ({} looked at)", grouped(scanned));
+    }
+    let percent = (scanned.saturating_mul(100) / stored).min(99);
+    format!(
+        " · scanning {percent}% ({} of {})",
+        grouped(scanned),
+        grouped(stored)
+    )
+}
+
 fn filter_line(state: &State, theme: Theme, frame: &mut Frame, area: Rect) {
     let count = format!(
         "{} shown{}{}",
         grouped(state.list.rows.len() as u64),
         if state.list.has_older { "+" } else { "" },
         if state.list.loading {
-            format!(" · scanning ({} looked at)", grouped(state.list.scanned))
+            scanning(state.list.scanned, state.status.stored)
         } else {
             String::new()
         }

@@ -16,6 +16,7 @@ const FILTER_SYNTAX: &[(&str, &str)] = &[
     ),
     ("-term", "not"),
     ("a|b", "either value"),
+    ("\"a b\"", "a value with spaces (body:\"id 42\")"),
     (
         "verdict:",
         "verified mismatch missing malformed stale no_secret unsigned",
@@ -29,7 +30,7 @@ const FILTER_SYNTAX: &[(&str, &str)] = &[
     ("status:", "an attempt's status: 500 5xx >=400"),
     ("error:", "an attempt's error: timeout connect_refused"),
     ("attempts:", "attempts:>=3 attempts:<2"),
-    ("since:", "since:10m since:2h since:ID"),
+    ("since:", "since:10m since:2h since:ID or RFC 3339"),
     ("is:", "replay duplicate resend"),
     ("header:", "header:NAME or header:NAME=VALUE"),
     ("body:", "body:\"some text\" (scans the history)"),
