@@ -96,6 +96,16 @@ async fn main() -> anyhow::Result<()> {
         inside.render_ms.pct(0.5),
         inside.render_ms.pct(0.99)
     );
+    match inside.drained {
+        Some(s) => println!(
+            "  relayed all {} events to the consumer {:.1} s after the load stopped",
+            inside.sent, s
+        ),
+        None => println!(
+            "  the consumer did not have all {} events 120 s after the load stopped",
+            inside.sent
+        ),
+    }
     if args.in_process_only {
         return Ok(());
     }
@@ -121,7 +131,7 @@ async fn main() -> anyhow::Result<()> {
     );
     let latency = relay_latency(&bin, &args.data, &consumer, args.relayed).await?;
     println!(
-        "relay latency, sent → consumer (p50 of {} events per run, A B B A):",
+        "relay latency, sent → consumer (p50 of {} events per run, A B B A twice):",
         args.relayed
     );
     println!(
@@ -159,16 +169,21 @@ impl Samples {
 struct Consumer {
     url: String,
     seen: Arc<Mutex<HashMap<u64, Instant>>>,
+    /// Every request it has had.
+    received: Arc<AtomicUsize>,
 }
 
 impl Consumer {
     async fn start() -> anyhow::Result<Consumer> {
         let seen: Arc<Mutex<HashMap<u64, Instant>>> = Arc::default();
         let noted = seen.clone();
+        let received: Arc<AtomicUsize> = Arc::default();
+        let counted = received.clone();
         let app = axum::Router::new().fallback(move |body: axum::body::Bytes| {
-            let noted = noted.clone();
+            let (noted, counted) = (noted.clone(), counted.clone());
             async move {
                 let at = Instant::now();
+                counted.fetch_add(1, Ordering::Relaxed);
                 if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&body)
                     && let Some(seq) = v["seq"].as_u64()
                 {
@@ -180,47 +195,53 @@ impl Consumer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let url = format!("http://{}/hooks", listener.local_addr()?);
         tokio::spawn(async move { axum::serve(listener, app).await });
-        Ok(Consumer { url, seen })
+        Ok(Consumer {
+            url,
+            seen,
+            received,
+        })
     }
 }
 
-/// Sends `rate` events a second to `receiver` until `stop`; returns how many were answered 2xx.
-async fn load(receiver: String, rate: u64, stop: tokio::sync::watch::Receiver<bool>) -> u64 {
-    const SENDERS: u64 = 4;
-    let mut tasks = tokio::task::JoinSet::new();
-    for s in 0..SENDERS {
-        let (receiver, mut stop) = (receiver.clone(), stop.clone());
-        tasks.spawn(async move {
-            let client = reqwest::Client::new();
-            let period = Duration::from_secs_f64(SENDERS as f64 / rate.max(1) as f64);
-            let mut tick = tokio::time::interval(period);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-            let mut sent = 0u64;
-            let body = format!(
-                r#"{{"type":"invoice.paid","sender":{s},"data":{{"object":{{"amount":1200,"currency":"eur","lines":[1,2,3]}}}}}}"#
-            );
-            loop {
-                tokio::select! {
-                    _ = tick.tick() => {}
-                    _ = stop.wait_for(|s| *s) => return sent,
-                }
-                let answer = client
-                    .post(format!("http://{receiver}/load/events"))
-                    .header("content-type", "application/json")
-                    .body(body.clone())
-                    .send()
-                    .await;
-                if answer.is_ok_and(|a| a.status().is_success()) {
-                    sent += 1;
-                }
-            }
+/// Sends `rate` events a second to `receiver` until `stop`, each request on its own task so a
+/// slow answer never lowers the rate (at most `IN_FLIGHT` at once); returns how many were
+/// answered 2xx.
+async fn load(receiver: String, rate: u64, mut stop: tokio::sync::watch::Receiver<bool>) -> u64 {
+    const IN_FLIGHT: usize = 64;
+    let client = reqwest::Client::new();
+    let url = format!("http://{receiver}/load/events");
+    let body = r#"{"type":"invoice.paid","data":{"object":{"amount":1200,"currency":"eur","lines":[1,2,3]}}}"#;
+    let slots = Arc::new(tokio::sync::Semaphore::new(IN_FLIGHT));
+    let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / rate.max(1) as f64));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let mut requests = tokio::task::JoinSet::new();
+    let mut answered = 0;
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.wait_for(|s| *s) => break,
+        }
+        let Ok(slot) = slots.clone().acquire_owned().await else {
+            break;
+        };
+        let request = client
+            .post(&url)
+            .header("content-type", "application/json")
+            .body(body)
+            .send();
+        requests.spawn(async move {
+            let answered = request.await.is_ok_and(|a| a.status().is_success());
+            drop(slot);
+            answered
         });
+        while let Some(done) = requests.try_join_next() {
+            answered += u64::from(done.unwrap_or(false));
+        }
     }
-    let mut total = 0;
-    while let Some(sent) = tasks.join_next().await {
-        total += sent.unwrap_or(0);
+    while let Some(done) = requests.join_next().await {
+        answered += u64::from(done.unwrap_or(false));
     }
-    total
+    answered
 }
 
 struct InProcess {
@@ -229,6 +250,9 @@ struct InProcess {
     key_ms: Samples,
     render_ms: Samples,
     arrival_rate: f64,
+    sent: u64,
+    /// Seconds after the load stopped until the consumer had every event; None: not in 120 s.
+    drained: Option<f64>,
 }
 
 /// A message and the key press it answers (`None`: a live fact or what followed one).
@@ -320,6 +344,7 @@ async fn in_process(args: &Args, consumer: &Consumer) -> anyhow::Result<InProces
         })
     };
     let (stop_load, stopped) = tokio::sync::watch::channel(false);
+    let relayed_before = consumer.received.load(Ordering::Relaxed);
     let loader = tokio::spawn(load(info_receiver(&instance), args.rate, stopped));
     // Let the load reach its pace before measuring.
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -384,6 +409,18 @@ async fn in_process(args: &Args, consumer: &Consumer) -> anyhow::Result<InProces
     let elapsed = measuring.elapsed().as_secs_f64();
     let _ = stop_load.send(true);
     let sent = loader.await.unwrap_or(0);
+    // The relay has kept up when the consumer soon has every event the load sent.
+    let stopped_at = Instant::now();
+    let drained = loop {
+        let relayed = consumer.received.load(Ordering::Relaxed) - relayed_before;
+        if relayed as u64 >= sent {
+            break Some(stopped_at.elapsed().as_secs_f64());
+        }
+        if stopped_at.elapsed() > Duration::from_secs(120) {
+            break None;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
     follower.abort();
     instance.shutdown().await;
     Ok(InProcess {
@@ -392,6 +429,8 @@ async fn in_process(args: &Args, consumer: &Consumer) -> anyhow::Result<InProces
         key_ms,
         render_ms,
         arrival_rate: sent as f64 / (elapsed + 2.0),
+        sent,
+        drained,
     })
 }
 
@@ -566,8 +605,9 @@ async fn relay_latency(
     let mut headless = Vec::new();
     let mut interface = Vec::new();
     let mut seq = 1_000_000_000u64;
-    for round in 0..4 {
-        let with_interface = round == 1 || round == 2;
+    // A B B A, twice.
+    for round in 0..8 {
+        let with_interface = matches!(round % 4, 1 | 2);
         let p50 = if with_interface {
             let session = Session::start(bin, data, &consumer.url)?;
             let receiver = receiver_of(data).await?;
